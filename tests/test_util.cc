@@ -1,0 +1,47 @@
+#include "tests/test_util.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <sys/wait.h>
+
+namespace gs::testing {
+
+std::string DataPath(const std::string& rel) { return std::string(GS_SOURCE_DIR) + "/tests/data/" + rel; }
+
+std::string TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "gs_test_XXXXXX").string();
+  char* d = mkdtemp(tmpl.data());
+  return d ? std::string(d) : std::string("/tmp");
+}
+
+int RunCommand(const std::string& cmd, std::string* output) {
+  std::string full = cmd + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  if (!p) return -1;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) {
+    if (output) output->append(buf.data(), n);
+  }
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::string SmolLM2Path() {
+  static std::once_flag once;
+  static std::string path;
+  std::call_once(once, [] {
+    std::string out;
+    int rc = RunCommand(std::string(GS_SOURCE_DIR) + "/scripts/fetch-model 2>/dev/null", &out);
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    if (rc == 0 && std::filesystem::exists(out)) path = out;
+  });
+  return path;
+}
+
+std::string GroupshardBin() { return std::string(GS_BINARY_DIR) + "/bin/groupshard"; }
+
+}  // namespace gs::testing

@@ -1,0 +1,21 @@
+// Shared helpers for tests: where fixtures live, and the real model.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gs::testing {
+
+// Absolute path of a file under tests/data/.
+std::string DataPath(const std::string& rel);
+// A fresh temporary directory, removed by nobody (under /tmp).
+std::string TempDir();
+// Path of SmolLM2-135M-Instruct.Q4_1.gguf via scripts/fetch-model, or "" when
+// it cannot be had (callers GTEST_SKIP with a message).
+std::string SmolLM2Path();
+// Path of the built groupshard executable.
+std::string GroupshardBin();
+// Runs a shell command, returns its exit status and captures stdout+stderr.
+int RunCommand(const std::string& cmd, std::string* output);
+
+}  // namespace gs::testing
