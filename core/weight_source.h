@@ -64,4 +64,10 @@ class WeightSource {
                          std::vector<uint8_t>* out) const = 0;
 };
 
+// Checks that every tensor a Llama-family model needs is present with the
+// shape `config()` implies (embedding, per-layer attention/MLP/norms, final
+// norm, lm_head unless tied, q/k/v biases when attn_bias). The error names
+// the file, the tensor, and the expected and found shapes.
+Status CheckModelTensors(const WeightSource& src);
+
 }  // namespace gs

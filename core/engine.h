@@ -1,0 +1,86 @@
+// Rank 0's step loop: takes requests, asks the scheduler for each step's
+// work, sends it to the other ranks, runs the model, samples, and reports
+// tokens. Single-threaded: callers on other threads go through a queue of
+// their own (the server's request queue). Other ranks run RunWorker.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "core/block_manager.h"
+#include "core/kv_cache.h"
+#include "core/llama_model.h"
+#include "core/sampler.h"
+#include "core/scheduler.h"
+#include "core/status.h"
+#include "parallel/step_protocol.h"
+
+namespace gs {
+
+struct EngineOptions {
+  int n_blocks = 256;
+  int block_size = 16;
+  SchedulerOptions scheduler;
+};
+
+struct GenerateRequest {
+  uint64_t id = 0;
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  int max_tokens = 128;
+  std::vector<int32_t> eos_ids;  // generation ends after one of these
+};
+
+// One generated token; `finish` is set on the last event of a request. A
+// request ended without a token (cancelled while waiting) has token -1.
+struct TokenEvent {
+  uint64_t id = 0;
+  int32_t token = -1;
+  float logprob = 0.0f;
+  FinishReason finish = FinishReason::kNone;
+};
+
+class Engine {
+ public:
+  Engine(LlamaModel& model, KvCache& cache, Communicator& comm, const EngineOptions& options);
+
+  // Refuses prompts that could never fit the cache or the context.
+  Status Add(GenerateRequest req);
+  // Ends a request at the next step boundary; emits its final event.
+  void Cancel(uint64_t id, FinishReason reason, std::vector<TokenEvent>* events);
+  bool HasWork() const { return !scheduler_.idle(); }
+  // Runs one step (no-op when idle) and appends the tokens it produced.
+  void Step(std::vector<TokenEvent>* events);
+  // Tells the other ranks to leave RunWorker.
+  void Shutdown();
+
+  int n_waiting() const { return scheduler_.n_waiting(); }
+  int n_running() const { return scheduler_.n_running(); }
+  int free_blocks() const { return blocks_.n_free(); }
+  int total_blocks() const { return blocks_.n_blocks(); }
+  int block_size() const { return blocks_.block_size(); }
+  int64_t n_preemptions() const { return scheduler_.n_preemptions(); }
+  int64_t n_steps() const { return n_steps_; }
+  const LlamaModel& model() const { return model_; }
+
+ private:
+  void BuildInput(const std::vector<ScheduledChunk>& chunks);
+
+  LlamaModel& model_;
+  KvCache& cache_;
+  StepChannel channel_;
+  BlockManager blocks_;
+  Scheduler scheduler_;
+  std::map<uint64_t, Sampler> samplers_;
+  ModelInput input_;
+  std::vector<float> logits_;
+  int64_t n_steps_ = 0;
+  bool shut_down_ = false;
+};
+
+// Ranks other than 0: run the steps rank 0 sends until it says shutdown.
+void RunWorker(LlamaModel& model, KvCache& cache, Communicator& comm);
+
+}  // namespace gs

@@ -1,0 +1,41 @@
+// Picks the next token from a row of logits: repetition penalty, then
+// temperature, top-k, top-p and min-p (Hugging Face's order), seeded.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "core/status.h"
+
+namespace gs {
+
+struct SamplingParams {
+  float temperature = 1.0f;         // 0 -> greedy
+  int top_k = 0;                    // 0 -> off
+  float top_p = 1.0f;               // in (0, 1]
+  float min_p = 0.0f;               // in [0, 1]
+  float repetition_penalty = 1.0f;  // > 1 penalises tokens in prompt + output
+  uint64_t seed = 0;
+  Status Validate() const;  // errors name the field
+};
+
+// Not thread-safe: one per sequence (it owns the random stream).
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& p);  // p must pass Validate() (CHECKed)
+  // logits: [vocab], not modified. history: prompt + generated ids. Sets
+  // *logprob (if not null) to the token's log-probability under the raw
+  // logits (log_softmax, before any penalty or truncation).
+  int32_t Sample(const float* logits, int vocab, const std::vector<int32_t>& history,
+                 float* logprob);
+
+ private:
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+  std::vector<float> work_;     // [vocab] adjusted logits
+  std::vector<int32_t> order_;  // candidate ids, best first once sorted
+  std::vector<float> probs_;    // probabilities of order_
+};
+
+}  // namespace gs

@@ -1,0 +1,40 @@
+// Causal attention over a paged KV cache, for grouped-query attention: local
+// query head j reads local KV group head_group[j]. MHA (one head per group)
+// and MQA (one group) are the same code. Each group's keys and values are read
+// once for all the query heads that share them.
+#pragma once
+
+#include <cstdint>
+
+namespace gs::kernels {
+
+// One layer's cache on one rank: K and V each [n_blocks][n_groups][block_size][head_dim].
+struct KvLayerView {
+  float* k = nullptr;
+  float* v = nullptr;
+  int n_groups = 0;
+  int block_size = 0;
+  int head_dim = 0;
+};
+
+// The tokens of one step and where their sequences' blocks are.
+struct AttentionBatch {
+  int64_t n_tokens = 0;
+  const int32_t* positions = nullptr;     // [n_tokens]: a token attends to positions 0..pos
+  const int32_t* token_seq = nullptr;     // [n_tokens]: index of the token's sequence
+  const int32_t* block_tables = nullptr;  // [n_seqs, max_blocks]
+  int32_t max_blocks = 0;
+};
+
+// Writes k, v [n_tokens, n_groups, head_dim] into the cache at slots[t] =
+// block * block_size + offset.
+void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* slots,
+              const KvLayerView& kv);
+
+// q [n_tokens, n_heads, head_dim] → out [n_tokens, n_heads, head_dim].
+// head_group [n_heads]: local group of each local head; heads of one group are
+// contiguous. The token's own K/V must already be in the cache.
+void PagedAttention(const float* q, const KvLayerView& kv, const AttentionBatch& batch,
+                    const int32_t* head_group, int n_heads, float scale, float* out);
+
+}  // namespace gs::kernels

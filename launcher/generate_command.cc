@@ -1,0 +1,219 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/engine.h"
+#include "core/sampler.h"
+#include "core/stop_checker.h"
+#include "core/tokenizer.h"
+#include "launcher/commands.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/rank_model.h"
+
+namespace gs::launcher {
+
+namespace {
+
+struct GenerateOpts {
+  std::string model;
+  std::string prompt;
+  std::string system;
+  bool chat = false;
+  int max_tokens = 128;
+  SamplingParams sampling;
+  std::vector<std::string> stop;
+  bool json = false;
+  bool ignore_eos = false;
+  int block_size = 16;
+};
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
+  MpiRuntime mpi(argc, argv);
+  MpiCommunicator comm;
+  const bool leader = comm.rank() == 0;
+  const bool tty = isatty(STDERR_FILENO);
+  const auto t_load = Clock::now();
+  if (leader && tty) std::fprintf(stderr, "loading %s on %d rank(s)...", o.model.c_str(), comm.size());
+  auto rm = LoadRankModel(o.model, comm);
+  if (!rm.ok()) {
+    // Every rank prints its own failure; rank 0 also prints failures of the rest.
+    if (rm.status().code() != StatusCode::kUnavailable || leader) {
+      std::cerr << (tty && leader ? "\n" : "") << "groupshard generate: " << rm.status().ToString()
+                << "\n";
+    }
+    return rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
+  }
+  if (leader && tty) std::fprintf(stderr, " done in %.1f s\n", Seconds(t_load, Clock::now()));
+  LlamaModel& model = *rm->model;
+
+  // Rank 0 tokenizes; the others only learn the cache size.
+  std::unique_ptr<Tokenizer> tok;
+  std::vector<int32_t> prompt_ids;
+  int32_t setup[2] = {0, 0};  // n_blocks, error
+  if (leader) {
+    auto t = Tokenizer::Load(o.model);
+    if (!t.ok()) {
+      std::cerr << "groupshard generate: " << t.status().ToString() << "\n";
+      setup[1] = 1;
+    } else {
+      tok = std::move(t).value();
+      std::string text = o.prompt;
+      if (o.chat) {
+        std::vector<ChatMessage> msgs;
+        if (!o.system.empty()) msgs.push_back({"system", o.system});
+        msgs.push_back({"user", o.prompt});
+        auto rendered = tok->ApplyChatTemplate(msgs, true);
+        if (!rendered.ok()) {
+          std::cerr << "groupshard generate: " << rendered.status().ToString() << "\n";
+          setup[1] = 1;
+        } else {
+          text = *rendered;
+        }
+      }
+      prompt_ids = tok->Encode(text, /*add_special=*/!o.chat);
+      if (prompt_ids.empty()) {
+        std::cerr << "groupshard generate: the prompt encodes to no tokens\n";
+        setup[1] = kUsageError;
+      }
+      const int total = static_cast<int>(prompt_ids.size()) + o.max_tokens;
+      setup[0] = (total + o.block_size - 1) / o.block_size;
+    }
+  }
+  comm.Broadcast(setup, sizeof(setup), 0);
+  if (setup[1] != 0) return setup[1];
+  std::unique_ptr<KvCache> cache = model.MakeKvCache(setup[0], o.block_size);
+  if (!leader) {
+    RunWorker(model, *cache, comm);
+    return 0;
+  }
+
+  EngineOptions eo;
+  eo.n_blocks = setup[0];
+  eo.block_size = o.block_size;
+  Engine engine(model, *cache, comm, eo);
+  GenerateRequest req;
+  req.id = 1;
+  req.prompt = prompt_ids;
+  req.sampling = o.sampling;
+  req.max_tokens = o.max_tokens;
+  if (!o.ignore_eos) req.eos_ids = tok->eos_ids();
+  Status st = engine.Add(req);
+  if (!st.ok()) {
+    std::cerr << "groupshard generate: " << st.ToString() << "\n";
+    engine.Shutdown();
+    return kUsageError;
+  }
+  StreamDecoder decoder(*tok);
+  StopChecker stops(o.stop);
+  std::vector<int32_t> out_ids;
+  std::vector<float> logprobs;
+  std::string text;
+  FinishReason finish = FinishReason::kNone;
+  const auto t0 = Clock::now();
+  Clock::time_point t_first;
+  std::vector<TokenEvent> events;
+  auto emit = [&](const std::string& s) {
+    text += s;
+    if (!o.json && !s.empty()) {
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+    }
+  };
+  while (engine.HasWork()) {
+    events.clear();
+    engine.Step(&events);
+    for (const TokenEvent& e : events) {
+      if (e.token >= 0) {
+        if (out_ids.empty()) t_first = Clock::now();
+        out_ids.push_back(e.token);
+        logprobs.push_back(e.logprob);
+        bool stopped = false;
+        std::string piece = tok->IsSpecial(e.token) ? std::string() : decoder.Push(e.token);
+        emit(stops.Push(piece, &stopped));
+        if (stopped) {
+          finish = FinishReason::kStop;
+          std::vector<TokenEvent> ignored;
+          engine.Cancel(e.id, FinishReason::kStop, &ignored);
+          break;
+        }
+      }
+      if (e.finish != FinishReason::kNone) finish = e.finish;
+    }
+  }
+  if (finish != FinishReason::kStop || o.stop.empty()) {
+    bool stopped = false;
+    emit(stops.Push(decoder.Flush(), &stopped));
+    emit(stops.Flush());
+  }
+  engine.Shutdown();
+  const auto t_end = Clock::now();
+  const double total_s = Seconds(t0, t_end);
+  const double ttft = out_ids.empty() ? 0.0 : Seconds(t0, t_first);
+  const double decode_s = Seconds(t_first, t_end);
+  const double tps = out_ids.size() > 1 ? (out_ids.size() - 1) / decode_s : 0.0;
+  if (o.json) {
+    nlohmann::json j;
+    j["prompt_token_ids"] = prompt_ids;
+    j["token_ids"] = out_ids;
+    j["logprobs"] = logprobs;
+    j["text"] = text;
+    j["finish_reason"] = FinishReasonName(finish);
+    j["timings"] = {{"time_to_first_token_s", ttft},
+                    {"total_s", total_s},
+                    {"decode_tokens_per_s", tps},
+                    {"tp_size", comm.size()}};
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::cout << std::endl;
+    std::fprintf(stderr,
+                 "[%zu prompt tokens, %zu generated, time to first token %.3f s, %.2f tokens/s, "
+                 "finish %s, %d rank(s)]\n",
+                 prompt_ids.size(), out_ids.size(), ttft, tps, FinishReasonName(finish),
+                 comm.size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+RunFn AddGenerateCommand(CLI::App& app) {
+  auto o = std::make_shared<GenerateOpts>();
+  app.add_option("--model", o->model, "Model: HF directory or .gguf file")
+      ->required()
+      ->check(CLI::ExistingPath);
+  app.add_option("--prompt", o->prompt, "Prompt text")->required();
+  app.add_flag("--chat", o->chat, "Wrap the prompt in the model's chat template");
+  app.add_option("--system", o->system, "System message (with --chat)");
+  app.add_option("--max-tokens", o->max_tokens, "Tokens to generate at most")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--temperature", o->sampling.temperature, "0 = greedy")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0 = off)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--top-p", o->sampling.top_p, "Nucleus mass in (0,1]")
+      ->check(CLI::Range(0.0f, 1.0f) & CLI::Validator([](std::string& s) {
+                return std::stof(s) > 0.0f ? std::string() : std::string("must be > 0");
+              }, "(0,1]"));
+  app.add_option("--min-p", o->sampling.min_p, "Drop tokens below min_p * p_max")
+      ->check(CLI::Range(0.0f, 1.0f));
+  app.add_option("--repetition-penalty", o->sampling.repetition_penalty, "> 1 penalises repeats")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", o->sampling.seed, "Sampling seed");
+  app.add_option("--stop", o->stop, "Stop string (repeatable)");
+  app.add_flag("--json", o->json, "Print one JSON object instead of streaming text");
+  app.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
+  app.add_option("--block-size", o->block_size, "KV-cache block size in tokens")
+      ->check(CLI::PositiveNumber);
+  return [o](int* argc, char*** argv) { return RunGenerate(*o, argc, argv); };
+}
+
+}  // namespace gs::launcher

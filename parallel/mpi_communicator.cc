@@ -1,0 +1,94 @@
+#include "parallel/mpi_communicator.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "core/check.h"
+
+namespace gs {
+namespace internal {
+void MpiFail(const char* file, int line, const char* call, int rc) {
+  char err[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, err, &len);
+  std::cerr << file << ":" << line << ": " << call << " failed: " << std::string(err, len)
+            << " (a peer rank may have died)" << std::endl;
+  MPI_Abort(MPI_COMM_WORLD, 3);
+  std::abort();
+}
+}  // namespace internal
+
+MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+  int provided = 0;
+  MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  CHECK(provided >= MPI_THREAD_FUNNELED) << "MPI does not provide MPI_THREAD_FUNNELED";
+}
+
+MpiRuntime::~MpiRuntime() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+bool MpiRuntime::Initialized() {
+  int init = 0;
+  MPI_Initialized(&init);
+  return init != 0;
+}
+
+void MpiRuntime::Abort(const std::string& message, int code) {
+  std::cerr << message << std::endl;
+  std::fflush(stderr);
+  if (Initialized()) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+World World::FromMpi(MPI_Comm comm) {
+  World w;
+  MPI_CHECK(MPI_Comm_rank(comm, &w.tp_rank));
+  MPI_CHECK(MPI_Comm_size(comm, &w.tp_size));
+  MPI_Comm node;
+  MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, w.tp_rank, MPI_INFO_NULL, &node));
+  MPI_CHECK(MPI_Comm_rank(node, &w.local_rank));
+  MPI_CHECK(MPI_Comm_size(node, &w.local_size));
+  MPI_Comm_free(&node);
+  return w;
+}
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
+  MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
+  MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  displs_.resize(size_);
+}
+
+void MpiCommunicator::AllReduceSum(float* data, size_t n) {
+  if (size_ == 1) return;
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_));
+}
+
+void MpiCommunicator::AllGather(const void* send, size_t bytes, void* recv) {
+  MPI_CHECK(MPI_Allgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes),
+                          MPI_BYTE, comm_));
+}
+
+void MpiCommunicator::GatherV(const float* send, const std::vector<int>& counts, float* recv,
+                              int root) {
+  CHECK_EQ(static_cast<int>(counts.size()), size_);
+  int off = 0;
+  for (int r = 0; r < size_; ++r) {
+    displs_[r] = off;
+    off += counts[r];
+  }
+  MPI_CHECK(MPI_Gatherv(send, counts[rank_], MPI_FLOAT, recv, counts.data(), displs_.data(),
+                        MPI_FLOAT, root, comm_));
+}
+
+void MpiCommunicator::Broadcast(void* data, size_t bytes, int root) {
+  if (size_ == 1) return;
+  MPI_CHECK(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm_));
+}
+
+void MpiCommunicator::Barrier() { MPI_CHECK(MPI_Barrier(comm_)); }
+
+}  // namespace gs

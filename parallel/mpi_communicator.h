@@ -1,0 +1,64 @@
+// MPI: the process runtime (init/finalize) and the CPU Communicator.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+#include "parallel/communicator.h"
+
+#define MPI_CHECK(call)                                                                   \
+  do {                                                                                    \
+    int mpi_rc_ = (call);                                                                 \
+    if (mpi_rc_ != MPI_SUCCESS) ::gs::internal::MpiFail(__FILE__, __LINE__, #call, mpi_rc_); \
+  } while (0)
+
+namespace gs {
+namespace internal {
+[[noreturn]] void MpiFail(const char* file, int line, const char* call, int rc);
+}
+
+// RAII for MPI_Init_thread (MPI_THREAD_FUNNELED: only the step-loop thread
+// calls MPI; gRPC threads never do) and MPI_Finalize.
+class MpiRuntime {
+ public:
+  MpiRuntime(int* argc, char*** argv);
+  ~MpiRuntime();
+  MpiRuntime(const MpiRuntime&) = delete;
+  MpiRuntime& operator=(const MpiRuntime&) = delete;
+  // Ends every rank of the job with `code` after printing `message` (used when
+  // one rank hits an error the others cannot see).
+  [[noreturn]] static void Abort(const std::string& message, int code);
+  static bool Initialized();
+};
+
+// Where this process sits: its rank in the tensor-parallel group and its rank
+// on its node (for picking a GPU).
+struct World {
+  int tp_rank = 0;
+  int tp_size = 1;
+  int local_rank = 0;
+  int local_size = 1;
+  static World FromMpi(MPI_Comm comm = MPI_COMM_WORLD);
+};
+
+class MpiCommunicator : public Communicator {
+ public:
+  explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD);
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void AllReduceSum(float* data, size_t n) override;
+  void AllGather(const void* send, size_t bytes, void* recv) override;
+  void GatherV(const float* send, const std::vector<int>& counts, float* recv, int root) override;
+  void Broadcast(void* data, size_t bytes, int root) override;
+  void Barrier() override;
+  MPI_Comm comm() const { return comm_; }
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0;
+  int size_ = 1;
+  std::vector<int> displs_;
+};
+
+}  // namespace gs

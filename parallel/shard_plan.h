@@ -1,0 +1,57 @@
+// The shard plan: which KV groups, query heads, MLP columns and vocabulary
+// rows each tensor-parallel rank owns. A value computed once from
+// (ModelConfig, tp_size); the loader, the layers, the KV cache and the `plan`
+// command all read it and nobody recomputes it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/model_config.h"
+#include "core/status.h"
+#include "core/weight_source.h"
+
+namespace gs {
+
+struct RankShard {
+  int tp_rank = 0;
+  Range kv_groups;   // global KV group ids whose K/V this rank projects and caches
+  Range q_heads;     // global query head ids computed on this rank
+  Range mlp_cols;    // columns of the MLP intermediate dimension I
+  Range vocab_rows;  // rows of the embedding and LM head
+
+  int n_local_heads() const { return static_cast<int>(q_heads.size()); }
+  int n_local_groups() const { return static_cast<int>(kv_groups.size()); }
+};
+
+class ShardPlan {
+ public:
+  // Elements of I are split in multiples of this, so a row-parallel slice of
+  // the down projection starts on a quantization block (Q8_0/Q4_0/Q4_1).
+  static constexpr int kMlpAlign = 32;
+
+  // Refuses an impossible tp_size with a message listing the sizes that work.
+  static StatusOr<ShardPlan> Make(const ModelConfig& config, int tp_size);
+  // Every tp_size in [1, n_heads] that Make accepts.
+  static std::vector<int> ValidTpSizes(const ModelConfig& config);
+
+  int tp_size() const { return static_cast<int>(ranks_.size()); }
+  const RankShard& rank(int r) const { return ranks_.at(r); }
+  const std::vector<RankShard>& ranks() const { return ranks_; }
+  // How many ranks cache each KV group (P/G when G < P, else 1).
+  int kv_replication() const { return kv_replication_; }
+  // Local group index (within rank r's kv_groups) of rank r's local head j.
+  int LocalGroupOfHead(int r, int j) const;
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  ModelConfig config_;
+  std::vector<RankShard> ranks_;
+  int kv_replication_ = 1;
+};
+
+// Splits [0, n) into `parts` contiguous ranges whose sizes differ by at most
+// `align` units and start on multiples of `align` (the last may end unaligned).
+std::vector<Range> SplitEven(int64_t n, int parts, int64_t align = 1);
+
+}  // namespace gs

@@ -1,0 +1,68 @@
+// The single-rank forward pass against golden logits from Hugging Face
+// transformers (tests/data/models, made by scripts/make_fixtures.py).
+#include "core/llama_model.h"
+
+#include <gtest/gtest.h>
+
+#include "parallel/communicator.h"
+#include "tests/model_harness.h"
+#include "tests/test_util.h"
+
+namespace gs {
+namespace {
+
+struct Case {
+  std::string model;   // path under tests/data/models
+  std::string golden;  // golden file under tests/data/models
+  double tol;
+};
+
+class GoldenLogitsTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GoldenLogitsTest, PrefillAndDecodeMatchTransformers) {
+  const Case& c = GetParam();
+  auto src = WeightSource::Open(gs::testing::DataPath("models/" + c.model));
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  auto plan = ShardPlan::Make((*src)->config(), 1);
+  ASSERT_TRUE(plan.ok());
+  LocalCommunicator comm;
+  auto model = LlamaModel::Load(**src, *plan, comm);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto g = gs::testing::LoadGolden(gs::testing::DataPath("models/" + c.golden));
+  gs::testing::SequenceRunner run(**model, 64);
+  auto logits = run.Feed(g.token_ids);  // prefill, logits at every position
+  ASSERT_EQ(logits.size(), g.logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    EXPECT_LT(gs::testing::MaxRelDiff(logits[i], g.logits[i]), c.tol) << "prefill position " << i;
+  }
+  for (size_t i = 0; i < g.greedy_ids.size() && i < g.greedy_logits.size(); ++i) {
+    auto step = run.Feed({g.greedy_ids[i]});  // decode, one token
+    EXPECT_LT(gs::testing::MaxRelDiff(step[0], g.greedy_logits[i]), c.tol) << "decode step " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, GoldenLogitsTest,
+    ::testing::Values(Case{"mha", "mha.golden.json", 1e-4}, Case{"mha.gguf", "mha.golden.json", 1e-4},
+                      Case{"mqa", "mqa.golden.json", 1e-4}, Case{"mqa.gguf", "mqa.golden.json", 1e-4},
+                      Case{"gqa", "gqa.golden.json", 1e-4}, Case{"gqa.gguf", "gqa.golden.json", 1e-4},
+                      Case{"gqa_sharded", "gqa_sharded.golden.json", 1e-4},
+                      Case{"qwen2", "qwen2.golden.json", 1e-4},
+                      Case{"qwen2.gguf", "qwen2.golden.json", 1e-4},
+                      Case{"g9x3", "g9x3.golden.json", 1e-4},
+                      Case{"g9x3.gguf", "g9x3.golden.json", 1e-4},
+                      Case{"mha_bf16", "mha_bf16.golden.json", 1e-4},
+                      Case{"mha_bf16.gguf", "mha_bf16.golden.json", 1e-4},
+                      Case{"g9x3.q8_0.gguf", "g9x3.q8_0.golden.json", 1e-4},
+                      Case{"g9x3.q4_0.gguf", "g9x3.q4_0.golden.json", 1e-4},
+                      Case{"g9x3.q4_1.gguf", "g9x3.q4_1.golden.json", 1e-4}),
+    [](const auto& info) {
+      std::string n = info.param.model;
+      for (char& ch : n) {
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return n;
+    });
+
+}  // namespace
+}  // namespace gs

@@ -1,0 +1,163 @@
+#include "core/sampler.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace gs {
+namespace {
+
+const std::vector<float> kLogits = {1.0f, 3.0f, 0.5f, 2.5f, -1.0f, 2.0f, 0.0f, -2.0f};
+
+std::vector<double> Softmax(const std::vector<float>& l, float t = 1.0f) {
+  double mx = *std::max_element(l.begin(), l.end());
+  std::vector<double> p(l.size());
+  double s = 0;
+  for (size_t i = 0; i < l.size(); ++i) s += p[i] = std::exp((l[i] - mx) / t);
+  for (double& x : p) x /= s;
+  return p;
+}
+
+std::map<int32_t, int> Histogram(SamplingParams p, int n,
+                                 const std::vector<float>& logits = kLogits) {
+  Sampler s(p);
+  std::map<int32_t, int> h;
+  for (int i = 0; i < n; ++i) ++h[s.Sample(logits.data(), logits.size(), {}, nullptr)];
+  return h;
+}
+
+TEST(SamplerTest, GreedyPicksArgmax) {
+  SamplingParams p;
+  p.temperature = 0;
+  Sampler s(p);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(s.Sample(kLogits.data(), kLogits.size(), {}, nullptr), 1);
+}
+
+TEST(SamplerTest, TopK1EqualsGreedy) {
+  SamplingParams p;
+  p.top_k = 1;
+  p.seed = 7;
+  auto h = Histogram(p, 200);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h.begin()->first, 1);
+}
+
+TEST(SamplerTest, TopKRestrictsSupport) {
+  SamplingParams p;
+  p.top_k = 3;
+  p.temperature = 2.0f;  // flatter, so the cut is what keeps the others out
+  auto h = Histogram(p, 2000);
+  std::set<int32_t> ids;
+  for (auto& [id, n] : h) ids.insert(id);
+  EXPECT_EQ(ids, (std::set<int32_t>{1, 3, 5}));
+}
+
+TEST(SamplerTest, TopPKeepsSmallestSetReachingP) {
+  // Probabilities (T=1) sorted: id1 .337, id3 .205, id5 .124, id0 .046, ...
+  std::vector<double> sm = Softmax(kLogits);
+  SamplingParams p;
+  p.top_p = static_cast<float>(sm[1] + sm[3] + 0.01);  // needs id1, id3 and then id5
+  auto h = Histogram(p, 2000);
+  std::set<int32_t> ids;
+  for (auto& [id, n] : h) ids.insert(id);
+  EXPECT_EQ(ids, (std::set<int32_t>{1, 3, 5}));
+  p.top_p = static_cast<float>(sm[1] - 0.01);  // the top token alone reaches it
+  EXPECT_EQ(Histogram(p, 500).size(), 1u);
+}
+
+TEST(SamplerTest, MinPDropsTokensBelowFractionOfMax) {
+  std::vector<double> sm = Softmax(kLogits);
+  SamplingParams p;
+  // Keep tokens with prob >= 0.3 * p_max: ids 1 (1.0), 3 (.61), 5 (.37); not 0 (.14).
+  p.min_p = 0.3f;
+  auto h = Histogram(p, 2000);
+  for (auto& [id, n] : h) EXPECT_GE(sm[id], 0.3 * sm[1]) << id;
+  EXPECT_EQ(h.size(), 3u);
+}
+
+TEST(SamplerTest, FrequenciesFollowSoftmaxWithTemperature) {
+  for (float t : {0.7f, 1.0f, 1.5f}) {
+    SamplingParams p;
+    p.temperature = t;
+    p.seed = 123;
+    const int n = 20000;
+    auto h = Histogram(p, n);
+    std::vector<double> want = Softmax(kLogits, t);
+    double chi2 = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      double e = want[i] * n;
+      double o = h.count(i) ? h[i] : 0;
+      chi2 += (o - e) * (o - e) / e;
+    }
+    // 7 degrees of freedom: P(chi2 > 30) < 1e-4.
+    EXPECT_LT(chi2, 30.0) << "temperature " << t;
+  }
+}
+
+TEST(SamplerTest, RepetitionPenaltyChangesArgmax) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.repetition_penalty = 2.0f;
+  Sampler s(p);
+  // 3.0 / 2 = 1.5 < 2.5: id 3 wins once id 1 was seen; then id 5 (2.0).
+  EXPECT_EQ(s.Sample(kLogits.data(), kLogits.size(), {1}, nullptr), 3);
+  EXPECT_EQ(s.Sample(kLogits.data(), kLogits.size(), {1, 1, 1}, nullptr), 3);  // once per id
+  EXPECT_EQ(s.Sample(kLogits.data(), kLogits.size(), {1, 3}, nullptr), 5);
+  // Negative logits are multiplied: -1 * 2 = -2 < -1.2.
+  std::vector<float> neg = {-1.0f, -1.2f};
+  EXPECT_EQ(s.Sample(neg.data(), 2, {0}, nullptr), 1);
+  // Logits are not modified.
+  EXPECT_EQ(kLogits[1], 3.0f);
+}
+
+TEST(SamplerTest, SeedDeterminesSequence) {
+  auto run = [](uint64_t seed) {
+    SamplingParams p;
+    p.seed = seed;
+    Sampler s(p);
+    std::vector<int32_t> out;
+    for (int i = 0; i < 64; ++i)
+      out.push_back(s.Sample(kLogits.data(), kLogits.size(), {}, nullptr));
+    return out;
+  };
+  EXPECT_EQ(run(42), run(42));
+  EXPECT_NE(run(42), run(43));
+}
+
+TEST(SamplerTest, LogprobIsLogSoftmaxOfRawLogits) {
+  std::vector<double> sm = Softmax(kLogits);
+  SamplingParams p;
+  p.temperature = 0.5f;
+  p.top_k = 4;
+  p.repetition_penalty = 1.3f;
+  Sampler s(p);
+  for (int i = 0; i < 50; ++i) {
+    float lp = 0;
+    int32_t id = s.Sample(kLogits.data(), kLogits.size(), {1, 2}, &lp);
+    EXPECT_NEAR(lp, std::log(sm[id]), 1e-5) << id;
+  }
+}
+
+TEST(SamplerTest, ValidateNamesTheField) {
+  auto bad = [](auto set, const char* field) {
+    SamplingParams p;
+    set(p);
+    Status st = p.Validate();
+    EXPECT_FALSE(st.ok()) << field;
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find(field), std::string::npos) << st.message();
+  };
+  bad([](SamplingParams& p) { p.temperature = -0.1f; }, "temperature");
+  bad([](SamplingParams& p) { p.top_p = 0.0f; }, "top_p");
+  bad([](SamplingParams& p) { p.top_p = 1.5f; }, "top_p");
+  bad([](SamplingParams& p) { p.top_k = -1; }, "top_k");
+  bad([](SamplingParams& p) { p.min_p = -0.1f; }, "min_p");
+  bad([](SamplingParams& p) { p.min_p = 1.1f; }, "min_p");
+  bad([](SamplingParams& p) { p.repetition_penalty = 0.0f; }, "repetition_penalty");
+  EXPECT_TRUE(SamplingParams().Validate().ok());
+}
+
+}  // namespace
+}  // namespace gs
