@@ -131,6 +131,7 @@ void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
     L.v.Forward(h, n, v_.data());   // [n, ng, hd]
     kernels::RopeApply(q_.data(), n, nh, c.head_dim, in.positions.data(), inv_freq_);
     kernels::RopeApply(k_.data(), n, ng, c.head_dim, in.positions.data(), inv_freq_);
+    if (observer_) observer_(il, q_.data(), k_.data(), n);
     kernels::KvLayerView kv = cache.layer(il);
     kernels::KvAppend(k_.data(), v_.data(), n, in.slots.data(), kv);
     kernels::PagedAttention(q_.data(), kv, batch, head_group_.data(), nh, scale, attn_.data());

@@ -4,6 +4,7 @@
 // layers; this class never calls the communicator itself.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -39,6 +40,12 @@ class LlamaModel {
   const ModelConfig& config() const { return config_; }
   const RankShard& shard() const { return shard_; }
   const WeightBytes& weight_bytes() const { return bytes_; }
+  // Called inside Forward for every layer after RoPE, with this rank's
+  // q [n, n_local_heads, head_dim] and k [n, n_local_groups, head_dim]
+  // (for tools that look inside attention; null by default).
+  using LayerObserver = std::function<void(int il, const float* q, const float* k, int64_t n)>;
+  void set_observer(LayerObserver observer) { observer_ = std::move(observer); }
+
   // A KV cache shaped for this rank's groups.
   std::unique_ptr<KvCache> MakeKvCache(int n_blocks, int block_size) const;
 
@@ -60,6 +67,7 @@ class LlamaModel {
   std::vector<float> final_norm_;
   std::unique_ptr<ParallelLmHead> lm_head_;
   WeightBytes bytes_;
+  LayerObserver observer_;
 
   // Scratch, grown on demand and reused across steps.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, hl_;

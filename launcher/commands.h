@@ -12,6 +12,16 @@ using RunFn = std::function<int(int* argc, char*** argv)>;
 
 RunFn AddGenerateCommand(CLI::App& app);
 RunFn AddPlanCommand(CLI::App& app);
+RunFn AddServeCommand(CLI::App& app);        // launcher/serve_command.cc
+RunFn AddClientCommand(CLI::App& app);       // launcher/client_command.cc
+RunFn AddBenchCommand(CLI::App& app);        // launcher/bench_command.cc
+// `bench serve --server ADDR ...`: registered by AddBenchCommand on its
+// "serve" subcommand; launcher/bench_serve_command.cc.
+RunFn AddBenchServeCommand(CLI::App& serve_sub);
+RunFn AddInspectCommand(CLI::App& app);      // launcher/inspect_command.cc
+RunFn AddPerplexityCommand(CLI::App& app);   // launcher/perplexity_command.cc
+RunFn AddConvertCommand(CLI::App& app);      // launcher/convert_command.cc
+RunFn AddCoordinatorCommand(CLI::App& app);  // launcher/coordinator_command.cc
 
 // Exit code for bad arguments and bad requests from the command line.
 constexpr int kUsageError = 2;

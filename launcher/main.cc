@@ -17,6 +17,17 @@ int main(int argc, char** argv) {
       gs::launcher::AddGenerateCommand);
   add("plan", "Show how a model shards over P ranks and what each rank holds",
       gs::launcher::AddPlanCommand);
+  add("serve", "Serve the model over gRPC (rank 0 listens; run under mpirun)",
+      gs::launcher::AddServeCommand);
+  add("client", "Talk to a running server", gs::launcher::AddClientCommand);
+  add("bench", "Measure prefill/decode speed, or load a server", gs::launcher::AddBenchCommand);
+  add("inspect", "Render the keys of each query head and their similarity",
+      gs::launcher::AddInspectCommand);
+  add("perplexity", "Perplexity of a model over a text file", gs::launcher::AddPerplexityCommand);
+  add("convert", "Make a GQA checkpoint from an MHA one by mean-pooling KV heads",
+      gs::launcher::AddConvertCommand);
+  add("coordinator", "Route requests over several serving groups",
+      gs::launcher::AddCoordinatorCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -223,6 +224,32 @@ TEST(GgufSourceTest, FixtureGgufsMatchTheirSafetensors) {
     EXPECT_EQ(names, (*hf)->TensorNames());
     for (const std::string& name : names) {
       EXPECT_EQ(ReadAll(**gg, name), ReadAll(**hf, name)) << name;
+    }
+  }
+}
+
+// gguf-py's Q8_0/Q4_0/Q4_1 quantizations of g9x3 read back close to the
+// original weights, q/k rows in the original order.
+TEST(GgufSourceTest, QuantizedFixturesApproximateTheirOriginal) {
+  const std::string dir = testing::DataPath("models/g9x3");
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "fixtures not generated";
+  auto hf = WeightSource::Open(dir);
+  ASSERT_TRUE(hf.ok()) << hf.status().ToString();
+  for (const char* q : {"q8_0", "q4_0", "q4_1"}) {
+    SCOPED_TRACE(q);
+    auto gg = WeightSource::Open(testing::DataPath(std::string("models/g9x3.") + q + ".gguf"));
+    ASSERT_TRUE(gg.ok()) << gg.status().ToString();
+    EXPECT_EQ((*gg)->TensorNames(), (*hf)->TensorNames());
+    for (const std::string& name : (*hf)->TensorNames()) {
+      const std::vector<float> want = ReadAll(**hf, name), got = ReadAll(**gg, name);
+      ASSERT_EQ(got.size(), want.size()) << name;
+      float amax = 0;
+      for (float x : want) amax = std::max(amax, std::fabs(x));
+      // Q4_0 can miss by d = amax/8 on the side opposite its largest value; rows that a
+      // wrong permutation would swap differ far more.
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_NEAR(got[i], want[i], 0.13f * amax) << name << " element " << i;
+      }
     }
   }
 }
