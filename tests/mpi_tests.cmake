@@ -3,3 +3,11 @@ foreach(np 2 3 4)
   add_test(NAME tp_np${np} COMMAND ${GS_MPIRUN} -np ${np} $<TARGET_FILE:tp_mpitest>)
   set_tests_properties(tp_np${np} PROPERTIES TIMEOUT 600 PROCESSORS ${np})
 endforeach()
+
+# The same across 2 and 3 hosts made as network namespaces (skips without privilege).
+foreach(hosts 2 3)
+  add_test(NAME tp_multinode_${hosts}hosts
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/parallel/multinode_test.sh ${CMAKE_BINARY_DIR} ${hosts})
+  set_tests_properties(tp_multinode_${hosts}hosts PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+                       RUN_SERIAL TRUE)
+endforeach()

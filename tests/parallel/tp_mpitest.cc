@@ -5,7 +5,11 @@
 // that each rank holds what `plan` says.
 #include <mpi.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <set>
 #include <gtest/gtest.h>
 
 #include "parallel/mpi_communicator.h"
@@ -162,6 +166,25 @@ TEST_F(TensorParallelTest, EachRankHoldsWhatPlanSays) {
     if (comm_.size() == 3 && rm->model->config().n_kv_heads == 3) {
       EXPECT_LE(frac, 0.40);
     }
+  }
+}
+
+// Where each rank runs: its network namespace. Under the multi-host test
+// (GS_EXPECT_DISTINCT_HOSTS=1) every rank must be on a host of its own.
+TEST_F(TensorParallelTest, HostNames) {
+  char mine[128] = {0};
+  const ssize_t len = readlink("/proc/self/ns/net", mine, sizeof(mine) - 1);
+  ASSERT_GT(len, 0);
+  std::vector<char> all(sizeof(mine) * comm_.size());
+  comm_.AllGather(mine, sizeof(mine), all.data());
+  std::set<std::string> distinct;
+  for (int r = 0; r < comm_.size(); ++r) {
+    const std::string ns(all.data() + r * sizeof(mine));
+    distinct.insert(ns);
+    if (comm_.rank() == 0) std::printf("[tp] rank %d runs in %s\n", r, ns.c_str());
+  }
+  if (std::getenv("GS_EXPECT_DISTINCT_HOSTS") != nullptr) {
+    EXPECT_EQ(static_cast<int>(distinct.size()), comm_.size());
   }
 }
 
