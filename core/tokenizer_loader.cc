@@ -247,7 +247,10 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& gguf) {
     t->pre_ = *kind;
     t->ignore_merges_ = t->pre_ == PreTokenizerKind::kLlama3;  // as Llama 3's tokenizer.json
     const GgufValue* merges = get("tokenizer.ggml.merges", GgufValue::Type::kArray);
-    if (!merges) return Status::NotFound(path + ": tokenizer.ggml.merges missing");
+    // A byte-level vocabulary without merges (every token a single byte) is
+    // valid: gguf writers drop the empty array.
+    static const GgufValue kNoMerges;
+    if (!merges) merges = &kNoMerges;
     for (const std::string& m : merges->strs) {
       size_t sp = m.find(' ', 1);
       if (sp == std::string::npos) {
