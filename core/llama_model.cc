@@ -81,6 +81,11 @@ StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const WeightSource& src,
   return m;
 }
 
+void LlamaModel::SetThreads(int n_threads) {
+  pool_.reset();
+  if (n_threads > 1) pool_ = std::make_unique<ThreadPool>(n_threads);
+}
+
 std::unique_ptr<KvCache> LlamaModel::MakeKvCache(int n_blocks, int block_size) const {
   return std::make_unique<KvCache>(config_.n_layers, n_blocks, block_size,
                                    shard_.n_local_groups(), config_.head_dim);
@@ -112,6 +117,7 @@ void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
   EnsureScratch(n, static_cast<int64_t>(in.logit_rows.size()));
   float* x = x_.data();
   float* h = h_.data();
+  ThreadPool* pool = pool_.get();
 
   embed_->Forward(in.tokens.data(), n, x);
   kernels::AttentionBatch batch;
@@ -126,23 +132,24 @@ void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
     Layer& L = layers_[il];
     // Attention block: column-parallel QKV on local heads/groups, row-parallel O.
     kernels::RmsNorm(x, L.attn_norm.data(), n, H, c.rms_norm_eps, h);
-    L.q.Forward(h, n, q_.data());   // [n, nh, hd]
-    L.k.Forward(h, n, k_.data());   // [n, ng, hd]
-    L.v.Forward(h, n, v_.data());   // [n, ng, hd]
+    L.q.Forward(h, n, q_.data(), pool);   // [n, nh, hd]
+    L.k.Forward(h, n, k_.data(), pool);   // [n, ng, hd]
+    L.v.Forward(h, n, v_.data(), pool);   // [n, ng, hd]
     kernels::RopeApply(q_.data(), n, nh, c.head_dim, in.positions.data(), inv_freq_);
     kernels::RopeApply(k_.data(), n, ng, c.head_dim, in.positions.data(), inv_freq_);
     if (observer_) observer_(il, q_.data(), k_.data(), n);
     kernels::KvLayerView kv = cache.layer(il);
     kernels::KvAppend(k_.data(), v_.data(), n, in.slots.data(), kv);
-    kernels::PagedAttention(q_.data(), kv, batch, head_group_.data(), nh, scale, attn_.data());
-    L.o.Forward(attn_.data(), n, h);  // all-reduce #1
+    kernels::PagedAttention(q_.data(), kv, batch, head_group_.data(), nh, scale, attn_.data(),
+                            pool);
+    L.o.Forward(attn_.data(), n, h, pool);  // all-reduce #1
     for (int64_t i = 0; i < n * H; ++i) x[i] += h[i];
     // MLP block: column-parallel gate/up on this rank's I-range, row-parallel down.
     kernels::RmsNorm(x, L.mlp_norm.data(), n, H, c.rms_norm_eps, h);
-    L.gate.Forward(h, n, gate_.data());
-    L.up.Forward(h, n, up_.data());
+    L.gate.Forward(h, n, gate_.data(), pool);
+    L.up.Forward(h, n, up_.data(), pool);
     kernels::SiluMul(gate_.data(), up_.data(), n * I_r, gate_.data());
-    L.down.Forward(gate_.data(), n, h);  // all-reduce #2
+    L.down.Forward(gate_.data(), n, h, pool);  // all-reduce #2
     for (int64_t i = 0; i < n * H; ++i) x[i] += h[i];
   }
   const int64_t nl = static_cast<int64_t>(in.logit_rows.size());
@@ -151,7 +158,7 @@ void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
     kernels::RmsNorm(x + static_cast<int64_t>(in.logit_rows[j]) * H, final_norm_.data(), 1, H,
                      c.rms_norm_eps, hl_.data() + j * H);
   }
-  lm_head_->Forward(hl_.data(), nl, logits);
+  lm_head_->Forward(hl_.data(), nl, logits, pool);
 }
 
 }  // namespace gs

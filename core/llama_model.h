@@ -12,6 +12,7 @@
 #include "core/model_config.h"
 #include "core/model_input.h"
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "core/weight_source.h"
 #include "parallel/parallel_linear.h"
 #include "parallel/shard_plan.h"
@@ -46,6 +47,12 @@ class LlamaModel {
   using LayerObserver = std::function<void(int il, const float* q, const float* k, int64_t n)>;
   void set_observer(LayerObserver observer) { observer_ = std::move(observer); }
 
+  // Runs this rank's kernels on `n_threads` threads (the caller counts as
+  // one; 1, the default, means no pool). Call between Forward calls only.
+  void SetThreads(int n_threads);
+  int threads() const { return pool_ ? pool_->size() : 1; }
+  ThreadPool* thread_pool() const { return pool_.get(); }  // null when single-threaded
+
   // A KV cache shaped for this rank's groups.
   std::unique_ptr<KvCache> MakeKvCache(int n_blocks, int block_size) const;
 
@@ -68,6 +75,7 @@ class LlamaModel {
   std::unique_ptr<ParallelLmHead> lm_head_;
   WeightBytes bytes_;
   LayerObserver observer_;
+  std::unique_ptr<ThreadPool> pool_;  // null when single-threaded
 
   // Scratch, grown on demand and reused across steps.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, hl_;

@@ -3,10 +3,10 @@
 namespace gs {
 
 DType ResidentDType(DType stored, bool is_matrix) {
-  // fp32 for now: all CPU kernels take fp32 weights.
-  (void)stored;
-  (void)is_matrix;
-  return DType::kF32;
+  // Matrices stay as stored: the CPU kernels multiply fp32, bf16/f16 and
+  // Q8_0/Q4_0/Q4_1 blocks directly, so decoding streams the stored bytes.
+  // Vectors (norms, biases) are small and kept in fp32.
+  return is_matrix ? stored : DType::kF32;
 }
 
 }  // namespace gs

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "core/thread_pool.h"
+
 namespace gs::kernels {
 
 // One layer's cache on one rank: K and V each [n_blocks][n_groups][block_size][head_dim].
@@ -33,8 +35,10 @@ void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* s
 
 // q [n_tokens, n_heads, head_dim] → out [n_tokens, n_heads, head_dim].
 // head_group [n_heads]: local group of each local head; heads of one group are
-// contiguous. The token's own K/V must already be in the cache.
+// contiguous. The token's own K/V must already be in the cache. The (token,
+// group) pairs are split over `pool` (null: the calling thread alone).
 void PagedAttention(const float* q, const KvLayerView& kv, const AttentionBatch& batch,
-                    const int32_t* head_group, int n_heads, float scale, float* out);
+                    const int32_t* head_group, int n_heads, float scale, float* out,
+                    ThreadPool* pool = nullptr);
 
 }  // namespace gs::kernels

@@ -1,13 +1,69 @@
 #include <iostream>
+#include <memory>
 
 #include "launcher/commands.h"
+#include "parallel/bench.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/rank_model.h"
 
 namespace gs::launcher {
 
+namespace {
+
+struct BenchOpts {
+  std::string model;
+  BenchOptions bench;
+  int threads = 1;
+  bool json = false;
+};
+
+int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
+  MpiRuntime mpi(argc, argv);
+  MpiCommunicator comm;
+  const bool leader = comm.rank() == 0;
+  auto rm = LoadRankModel(o.model, comm);
+  if (!rm.ok()) {
+    if (rm.status().code() != StatusCode::kUnavailable || leader) {
+      std::cerr << "groupshard bench: " << rm.status().ToString() << "\n";
+    }
+    return rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
+  }
+  rm->model->SetThreads(o.threads);
+  const BenchResult r = RunBench(*rm->model, comm, o.bench);
+  if (leader) {
+    if (o.json) {
+      nlohmann::json j = BenchJson(r, o.bench);
+      j["model"] = o.model;
+      std::cout << j.dump() << std::endl;
+    } else {
+      std::cout << "model " << o.model << "\n" << FormatBenchText(r, o.bench);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 RunFn AddBenchCommand(CLI::App& app) {
-  return [](int*, char***) {
-    std::cerr << "groupshard bench: not available in this build\n";
-    return 1;
+  auto o = std::make_shared<BenchOpts>();
+  app.add_option("--model", o->model, "Model: HF directory or .gguf file")
+      ->check(CLI::ExistingPath);
+  app.add_option("--prompt-tokens", o->bench.prompt_tokens, "Prompt length per sequence")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--gen-tokens", o->bench.gen_tokens, "Decode steps")->check(CLI::PositiveNumber);
+  app.add_option("--batch", o->bench.batch, "Sequences decoded together")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", o->threads, "Threads per rank")->check(CLI::PositiveNumber);
+  app.add_flag("--json", o->json, "One JSON object on stdout");
+  CLI::App* serve = app.add_subcommand("serve", "Load a running server");
+  auto serve_run = AddBenchServeCommand(*serve);
+  return [o, serve, serve_run](int* argc, char*** argv) {
+    if (serve->parsed()) return serve_run(argc, argv);
+    if (o->model.empty()) {
+      std::cerr << "groupshard bench: --model is required (or use `bench serve`)\n";
+      return kUsageError;
+    }
+    return RunBenchModel(*o, argc, argv);
   };
 }
 

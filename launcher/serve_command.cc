@@ -1,14 +1,150 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 
+#include "core/tokenizer.h"
 #include "launcher/commands.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/rank_model.h"
+#include "proto/serve_runner.h"
 
 namespace gs::launcher {
 
-RunFn AddServeCommand(CLI::App& app) {
-  return [](int*, char***) {
-    std::cerr << "groupshard serve: not available in this build\n";
+namespace {
+
+struct ServeCliOpts {
+  ServeOptions serve;
+  int kv_blocks = 0;
+  double kv_cache_mb = 512;
+  int threads = 1;
+};
+
+int RunServe(ServeCliOpts o, int* argc, char*** argv) {
+  MpiRuntime mpi(argc, argv);
+  MpiCommunicator comm;
+  const bool leader = comm.rank() == 0;
+  // Before loading: a signal during the (long) load must not kill a rank.
+  const std::atomic<bool>* stop = nullptr;
+  if (leader) {
+    stop = &InstallStopSignals();
+  } else {
+    IgnoreStopSignals();
+  }
+  auto rm = LoadRankModel(o.serve.model_path, comm);
+  if (!rm.ok()) {
+    if (rm.status().code() != StatusCode::kUnavailable || leader) {
+      std::cerr << "groupshard serve: " << rm.status().ToString() << "\n";
+    }
+    return rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
+  }
+  LlamaModel& model = *rm->model;
+  model.SetThreads(o.threads);
+  const ShardPlan& plan = *rm->plan;
+
+  std::unique_ptr<Tokenizer> tok;
+  int32_t setup[2] = {0, 0};  // n_blocks, error
+  if (leader) {
+    auto t = Tokenizer::Load(o.serve.model_path);
+    if (!t.ok()) {
+      std::cerr << "groupshard serve: " << t.status().ToString() << "\n";
+      setup[1] = 1;
+    } else {
+      tok = std::move(t).value();
+    }
+    if (o.kv_blocks > 0) {
+      setup[0] = o.kv_blocks;
+    } else {
+      // The budget is per rank; the rank holding the most groups sets the count.
+      int groups = 0;
+      for (const RankShard& r : plan.ranks()) groups = std::max(groups, r.n_local_groups());
+      const ModelConfig& c = plan.config();
+      const int64_t block_bytes =
+          KvCache::BytesPerToken(c.n_layers, groups, c.head_dim) * o.serve.engine.block_size;
+      setup[0] = static_cast<int32_t>(o.kv_cache_mb * (1 << 20) / static_cast<double>(block_bytes));
+      if (setup[0] < 1) {
+        std::cerr << "groupshard serve: --kv-cache-mb " << o.kv_cache_mb
+                  << " holds no block of " << block_bytes << " bytes\n";
+        setup[1] = kUsageError;
+      }
+    }
+  }
+  comm.Broadcast(setup, sizeof(setup), 0);
+  if (setup[1] != 0) return setup[1];
+  std::unique_ptr<KvCache> cache = model.MakeKvCache(setup[0], o.serve.engine.block_size);
+  if (!leader) {
+    RunWorker(model, *cache, comm);
+    return 0;
+  }
+  o.serve.engine.n_blocks = setup[0];
+  Status st = ServeOnLeader(o.serve, model, *cache, comm, plan, *tok, *stop,
+                            [&](const std::string& address) {
+                              std::printf("groupshard serving on %s\n", address.c_str());
+                              std::fflush(stdout);
+                              std::fprintf(stderr,
+                                           "[%d rank(s), %d KV blocks of %d tokens, pid %d]\n",
+                                           comm.size(), setup[0], o.serve.engine.block_size,
+                                           static_cast<int>(getpid()));
+                            });
+  if (!st.ok()) {
+    std::cerr << "groupshard serve: " << st.ToString() << "\n";
     return 1;
-  };
+  }
+  std::fprintf(stderr, "groupshard serve: drained, exiting\n");
+  return 0;
+}
+
+}  // namespace
+
+RunFn AddServeCommand(CLI::App& app) {
+  auto o = std::make_shared<ServeCliOpts>();
+  app.footer(
+      "SIGTERM/SIGINT drain the server. Under mpirun, signals sent to mpirun reach every rank "
+      "and mpirun kills them one second later unless run with "
+      "`--mca odls_base_sigkill_timeout S` (S > --drain-seconds).");
+  app.add_option("--model", o->serve.model_path, "Model: HF directory or .gguf file")
+      ->required()
+      ->check(CLI::ExistingPath);
+  app.add_option("--listen", o->serve.listen, "host:port to listen on (port 0: pick a free one)")
+      ->capture_default_str();
+  auto* blocks = app.add_option("--kv-blocks", o->kv_blocks, "KV-cache blocks (every rank)")
+                     ->check(CLI::PositiveNumber);
+  app.add_option("--kv-cache-mb", o->kv_cache_mb, "KV-cache budget per rank in MiB")
+      ->check(CLI::PositiveNumber)
+      ->excludes(blocks)
+      ->capture_default_str();
+  app.add_option("--block-size", o->serve.engine.block_size, "KV-cache block size in tokens")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-batch-tokens", o->serve.engine.scheduler.max_batch_tokens,
+                 "Tokens computed per step, all sequences together")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-running", o->serve.engine.scheduler.max_running,
+                 "Sequences decoding at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-queue", o->serve.max_queue,
+                 "Requests waiting beyond the running set before RESOURCE_EXHAUSTED")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", o->serve.max_message_bytes,
+                 "Largest gRPC message accepted or sent")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--drain-seconds", o->serve.drain_seconds,
+                 "On SIGTERM/SIGINT, time given to requests in flight")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--default-max-tokens", o->serve.default_max_tokens,
+                 "max_tokens for requests that do not set it")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--threads", o->threads, "Kernel threads per rank")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  return [o](int* argc, char*** argv) { return RunServe(*o, argc, argv); };
 }
 
 }  // namespace gs::launcher

@@ -49,8 +49,8 @@ StatusOr<ColumnParallelLinear> ColumnParallelLinear::Load(const WeightSource& sr
   return l;
 }
 
-void ColumnParallelLinear::Forward(const float* x, int64_t n, float* y) const {
-  kernels::MatMul(x, n, w_, y);
+void ColumnParallelLinear::Forward(const float* x, int64_t n, float* y, ThreadPool* pool) const {
+  kernels::MatMul(x, n, w_, y, pool);
   if (!bias_.empty()) {
     for (int64_t t = 0; t < n; ++t) {
       float* row = y + t * w_.rows;
@@ -76,8 +76,8 @@ StatusOr<RowParallelLinear> RowParallelLinear::Load(const WeightSource& src,
   return l;
 }
 
-void RowParallelLinear::Forward(const float* x, int64_t n, float* y) const {
-  kernels::MatMul(x, n, w_, y);
+void RowParallelLinear::Forward(const float* x, int64_t n, float* y, ThreadPool* pool) const {
+  kernels::MatMul(x, n, w_, y, pool);
   comm_->AllReduceSum(y, static_cast<size_t>(n * w_.rows));
 }
 
@@ -123,16 +123,17 @@ StatusOr<ParallelLmHead> ParallelLmHead::Load(const WeightSource& src, const std
   return h;
 }
 
-void ParallelLmHead::Forward(const float* h, int64_t n, float* logits) {
+void ParallelLmHead::Forward(const float* h, int64_t n, float* logits, ThreadPool* pool) {
   const int64_t vr = w_.rows;
   const int P = comm_->size();
   if (P == 1) {
-    kernels::MatMul(h, n, w_, logits);
+    kernels::MatMul(h, n, w_, logits, pool);
     return;
   }
   local_.resize(n * vr);
-  kernels::MatMul(h, n, w_, local_.data());
-  std::vector<int> counts(P);
+  kernels::MatMul(h, n, w_, local_.data(), pool);
+  counts_.resize(P);
+  std::vector<int>& counts = counts_;
   int64_t V = 0;
   for (int r = 0; r < P; ++r) {
     counts[r] = static_cast<int>(n * rows_of_rank_[r].size());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "core/weight_matrix.h"
 #include "core/weight_source.h"
 #include "parallel/communicator.h"
@@ -25,8 +26,8 @@ class ColumnParallelLinear {
  public:
   static StatusOr<ColumnParallelLinear> Load(const WeightSource& src, const std::string& prefix,
                                              Range out_rows, bool has_bias);
-  // x [n, in], y [n, out_rows.size()].
-  void Forward(const float* x, int64_t n, float* y) const;
+  // x [n, in], y [n, out_rows.size()]. `pool` splits the output rows.
+  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr) const;
   int64_t out_features() const { return w_.rows; }
   int64_t weight_bytes() const;
 
@@ -41,7 +42,7 @@ class RowParallelLinear {
   static StatusOr<RowParallelLinear> Load(const WeightSource& src, const std::string& prefix,
                                           Range in_cols, Communicator& comm);
   // x [n, in_cols.size()], y [n, out] (the full sum, on every rank).
-  void Forward(const float* x, int64_t n, float* y) const;
+  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr) const;
   int64_t out_features() const { return w_.rows; }
   int64_t weight_bytes() const { return w_.bytes(); }
 
@@ -75,7 +76,7 @@ class ParallelLmHead {
                                        const std::vector<Range>& vocab_rows_of_rank,
                                        Communicator& comm);
   // h [n, hidden] → on rank 0, logits [n, vocab]; elsewhere `logits` untouched.
-  void Forward(const float* h, int64_t n, float* logits);
+  void Forward(const float* h, int64_t n, float* logits, ThreadPool* pool = nullptr);
   int64_t weight_bytes() const { return w_.bytes(); }
 
  private:
@@ -83,6 +84,7 @@ class ParallelLmHead {
   std::vector<Range> rows_of_rank_;
   Communicator* comm_ = nullptr;
   std::vector<float> local_, gathered_;
+  std::vector<int> counts_;
 };
 
 }  // namespace gs

@@ -11,3 +11,9 @@ foreach(hosts 2 3)
   set_tests_properties(tp_multinode_${hosts}hosts PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
                        RUN_SERIAL TRUE)
 endforeach()
+
+# NCCL communicator across 2 ranks (skips on every rank without a GPU per rank).
+if(TARGET nccl_mpitest)
+  add_test(NAME nccl_np2 COMMAND ${GS_MPIRUN} -np 2 $<TARGET_FILE:nccl_mpitest>)
+  set_tests_properties(nccl_np2 PROPERTIES TIMEOUT 300 PROCESSORS 2)
+endif()

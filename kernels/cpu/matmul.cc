@@ -2,95 +2,269 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
 #include "core/check.h"
+#include "kernels/cpu/quant_dot.h"
 
 namespace gs::kernels {
 
+namespace {
+
+inline float HSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Eight weights widened to fp32 from the resident dtype.
+template <DType D>
+inline __m256 Load8(const uint8_t* row, int64_t i) {
+  if constexpr (D == DType::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  } else if constexpr (D == DType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <DType D>
+inline float Load1(const uint8_t* row, int64_t i) {
+  if constexpr (D == DType::kF32) {
+    return reinterpret_cast<const float*>(row)[i];
+  } else {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * i, 2);
+    return D == DType::kF16 ? HalfToFloat(h) : BFloat16ToFloat(h);
+  }
+}
+
+// NT token rows (stride k) against one weight row: the row is read once.
+template <DType D, int NT>
+void DotRow(const uint8_t* w, const float* x, int64_t k, float* out) {
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    const __m256 wv = Load8<D>(w, i);
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i), acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) {
+    float s = HSum(acc[t]);
+    for (int64_t j = i; j < k; ++j) s += Load1<D>(w, j) * x[t * k + j];
+    out[t] = s;
+  }
+}
+
+// Rows [r0, r1) of a float-type weight matrix for every token.
+template <DType D>
+void FloatRows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_t r0,
+               int64_t r1) {
+  const int64_t k = w.cols, rb = RowBytes(D, k), N = w.rows;
+  // A tile of weight rows stays in cache while every token passes over it.
+  constexpr int64_t kRowTile = 16;
+  for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
+    const int64_t o1 = std::min(r1, o0 + kRowTile);
+    for (int64_t t = 0; t < n; t += 4) {
+      const int nt = static_cast<int>(std::min<int64_t>(4, n - t));
+      for (int64_t o = o0; o < o1; ++o) {
+        float out[4];
+        const uint8_t* row = w.data.data() + o * rb;
+        const float* xt = x + t * k;
+        switch (nt) {
+          case 1: DotRow<D, 1>(row, xt, k, out); break;
+          case 2: DotRow<D, 2>(row, xt, k, out); break;
+          case 3: DotRow<D, 3>(row, xt, k, out); break;
+          default: DotRow<D, 4>(row, xt, k, out); break;
+        }
+        for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
+      }
+    }
+  }
+}
+
+// One 32-element block of a Q8_0/Q4_0/Q4_1 row widened to fp32 (four
+// vectors of eight), exactly the values DequantizeRow gives.
+template <DType D>
+inline void WidenBlock(const uint8_t* blk, __m256 out[4]) {
+  uint16_t d16;
+  std::memcpy(&d16, blk, 2);
+  const __m256 d = _mm256_set1_ps(HalfToFloat(d16));
+  if constexpr (D == DType::kQ8_0) {
+    const int8_t* qs = reinterpret_cast<const int8_t*>(blk + 2);
+    for (int j = 0; j < 4; ++j) {
+      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8 * j));
+      out[j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+    }
+  } else {
+    const uint8_t* qs = blk + (D == DType::kQ4_1 ? 4 : 2);
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(raw, mask);                     // elements 0..15
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);  // elements 16..31
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    __m256 bias;
+    if constexpr (D == DType::kQ4_1) {
+      uint16_t m16;
+      std::memcpy(&m16, blk + 2, 2);
+      bias = _mm256_set1_ps(HalfToFloat(m16));
+    }
+    for (int j = 0; j < 4; ++j) {
+      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[j]));
+      if constexpr (D == DType::kQ4_1) {
+        out[j] = _mm256_fmadd_ps(q, d, bias);
+      } else {
+        out[j] = _mm256_mul_ps(_mm256_sub_ps(q, _mm256_set1_ps(8.0f)), d);
+      }
+    }
+  }
+}
+
+// NT fp32 token rows against one quantized weight row, block by block: the
+// weights are widened once and used by every token; activations stay fp32.
+template <DType D, int NT>
+void QuantDotRowF32(const uint8_t* w, const float* x, int64_t k, float* out) {
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  const int64_t bb = BlockBytes(D);
+  __m256 wv[4];
+  for (int64_t b = 0; b < k / 32; ++b) {
+    WidenBlock<D>(w + b * bb, wv);
+    for (int t = 0; t < NT; ++t) {
+      const float* xt = x + t * k + b * 32;
+      for (int j = 0; j < 4; ++j) acc[t] = _mm256_fmadd_ps(wv[j], _mm256_loadu_ps(xt + 8 * j), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = HSum(acc[t]);
+}
+
+template <DType D>
+void QuantRowsF32(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_t r0,
+                  int64_t r1) {
+  const int64_t k = w.cols, rb = RowBytes(D, k), N = w.rows;
+  constexpr int64_t kRowTile = 16;
+  for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
+    const int64_t o1 = std::min(r1, o0 + kRowTile);
+    for (int64_t t = 0; t < n; t += 4) {
+      const int nt = static_cast<int>(std::min<int64_t>(4, n - t));
+      for (int64_t o = o0; o < o1; ++o) {
+        float out[4];
+        const uint8_t* row = w.data.data() + o * rb;
+        const float* xt = x + t * k;
+        switch (nt) {
+          case 1: QuantDotRowF32<D, 1>(row, xt, k, out); break;
+          case 2: QuantDotRowF32<D, 2>(row, xt, k, out); break;
+          case 3: QuantDotRowF32<D, 3>(row, xt, k, out); break;
+          default: QuantDotRowF32<D, 4>(row, xt, k, out); break;
+        }
+        for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
+      }
+    }
+  }
+}
+
+// Rows [r0, r1) of a block-quantized weight matrix; xq holds the quantized
+// activations, nb blocks per token.
+void QuantRows(const cpu::Q8Act* xq, int64_t n, const WeightMatrix& w, cpu::QuantDotFn dot,
+               float* y, int64_t r0, int64_t r1) {
+  const int64_t nb = w.cols / cpu::kQBlock, rb = RowBytes(w.dtype, w.cols), N = w.rows;
+  constexpr int64_t kRowTile = 16;
+  for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
+    const int64_t o1 = std::min(r1, o0 + kRowTile);
+    for (int64_t t = 0; t < n; t += cpu::kMaxTokens) {
+      const int nt = static_cast<int>(std::min<int64_t>(cpu::kMaxTokens, n - t));
+      for (int64_t o = o0; o < o1; ++o) {
+        float out[cpu::kMaxTokens];
+        dot(w.data.data() + o * rb, xq + t * nb, nb, nt, out);
+        for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
+      }
+    }
+  }
+}
+
+// Splits the output rows over the pool (or runs them here).
+template <class Fn>
+void ForRows(ThreadPool* pool, int64_t rows, Fn&& fn) {
+  if (pool == nullptr || pool->size() == 1) {
+    fn(int64_t{0}, rows, 0);
+  } else {
+    pool->Run(rows, 16, fn);
+  }
+}
+
+}  // namespace
+
 float Dot(const float* a, const float* b, int64_t n) {
   int64_t i = 0;
-  float sum = 0.0f;
-#if defined(__AVX2__) && defined(__FMA__)
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   for (; i + 16 <= n; i += 16) {
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
   }
-  acc0 = _mm256_add_ps(acc0, acc1);
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
-  s = _mm_hadd_ps(s, s);
-  s = _mm_hadd_ps(s, s);
-  sum = _mm_cvtss_f32(s);
-#endif
+  float sum = HSum(_mm256_add_ps(acc0, acc1));
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;
 }
 
-namespace {
-
-// Four token rows against one weight row: the weight row is read once.
-void Dot4(const float* w, const float* x0, const float* x1, const float* x2, const float* x3,
-          int64_t n, float* out) {
-  int64_t i = 0;
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-         a3 = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) {
-    const __m256 wv = _mm256_loadu_ps(w + i);
-    a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + i), a0);
-    a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + i), a1);
-    a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + i), a2);
-    a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + i), a3);
+void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool* pool,
+            bool int8_activations) {
+  if (n_tokens == 0) return;
+  if (!int8_activations) {
+    switch (w.dtype) {
+      case DType::kQ8_0:
+        return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
+          QuantRowsF32<DType::kQ8_0>(x, n_tokens, w, y, r0, r1);
+        });
+      case DType::kQ4_0:
+        return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
+          QuantRowsF32<DType::kQ4_0>(x, n_tokens, w, y, r0, r1);
+        });
+      case DType::kQ4_1:
+        return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
+          QuantRowsF32<DType::kQ4_1>(x, n_tokens, w, y, r0, r1);
+        });
+      default:
+        break;
+    }
   }
-  auto hsum = [](__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_hadd_ps(s, s);
-    s = _mm_hadd_ps(s, s);
-    return _mm_cvtss_f32(s);
-  };
-  s0 = hsum(a0);
-  s1 = hsum(a1);
-  s2 = hsum(a2);
-  s3 = hsum(a3);
-#endif
-  for (; i < n; ++i) {
-    s0 += w[i] * x0[i];
-    s1 += w[i] * x1[i];
-    s2 += w[i] * x2[i];
-    s3 += w[i] * x3[i];
-  }
-  out[0] = s0;
-  out[1] = s1;
-  out[2] = s2;
-  out[3] = s3;
-}
-
-}  // namespace
-
-void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
-  CHECK(w.dtype == DType::kF32) << "CPU MatMul supports fp32 weights, got " << DTypeName(w.dtype);
-  const int64_t K = w.cols, N = w.rows;
-  const float* W = w.f32();
-  // Block over outputs so a tile of weight rows stays in cache across tokens.
-  constexpr int64_t kRowTile = 64;
-  for (int64_t o0 = 0; o0 < N; o0 += kRowTile) {
-    const int64_t o1 = std::min(N, o0 + kRowTile);
-    int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) {
-      const float* x0 = x + t * K;
-      for (int64_t o = o0; o < o1; ++o) {
-        float out[4];
-        Dot4(W + o * K, x0, x0 + K, x0 + 2 * K, x0 + 3 * K, K, out);
-        y[t * N + o] = out[0];
-        y[(t + 1) * N + o] = out[1];
-        y[(t + 2) * N + o] = out[2];
-        y[(t + 3) * N + o] = out[3];
+  switch (w.dtype) {
+    case DType::kF32:
+      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
+        FloatRows<DType::kF32>(x, n_tokens, w, y, r0, r1);
+      });
+    case DType::kF16:
+      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
+        FloatRows<DType::kF16>(x, n_tokens, w, y, r0, r1);
+      });
+    case DType::kBF16:
+      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
+        FloatRows<DType::kBF16>(x, n_tokens, w, y, r0, r1);
+      });
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_1: {
+      CHECK(w.cols % cpu::kQBlock == 0) << DTypeName(w.dtype) << " matrix with " << w.cols
+                                        << " columns";
+      // Quantized once by the calling thread, read by every worker.
+      thread_local std::vector<cpu::Q8Act> xq;
+      const int64_t nb = w.cols / cpu::kQBlock;
+      if (static_cast<int64_t>(xq.size()) < n_tokens * nb) xq.resize(n_tokens * nb);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        cpu::QuantizeRowQ8(x + t * w.cols, w.cols, xq.data() + t * nb);
       }
-    }
-    for (; t < n_tokens; ++t) {
-      for (int64_t o = o0; o < o1; ++o) y[t * N + o] = Dot(W + o * K, x + t * K, K);
+      const cpu::QuantDotFn dot = cpu::PickQuantDot(w.dtype);
+      const cpu::Q8Act* xqp = xq.data();
+      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
+        QuantRows(xqp, n_tokens, w, dot, y, r0, r1);
+      });
     }
   }
+  CHECK(false) << "MatMul: no CPU kernel for " << DTypeName(w.dtype);
 }
 
 }  // namespace gs::kernels

@@ -1,0 +1,81 @@
+#include "kernels/cpu/quant_dot.h"
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+
+namespace gs::kernels::cpu {
+
+void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out) {
+  CHECK(k % kQBlock == 0) << "activation row of " << k << " elements";
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t b = 0; b < k / kQBlock; ++b, x += kQBlock) {
+    __m256 v[4];
+    __m256 mx = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 8 * i);
+      mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign_bit, v[i]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f;
+    const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    __m256i qi[4];
+    __m256 sum = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      const __m256 r = _mm256_round_ps(_mm256_mul_ps(v[i], id),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      sum = _mm256_add_ps(sum, r);
+      qi[i] = _mm256_cvtps_epi32(r);
+    }
+    const __m256i p01 = _mm256_packs_epi32(qi[0], qi[1]);
+    const __m256i p23 = _mm256_packs_epi32(qi[2], qi[3]);
+    const __m256i p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), p);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    out[b].d = d;
+    out[b].s = d * _mm_cvtss_f32(s4);
+  }
+}
+
+// AVX2 (the x86-64-v3 baseline): maddubs to int16 pairs, then madd to int32.
+#define GS_QD_NS avx2
+#define GS_QD_IDOT(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
+#include "kernels/cpu/quant_dot_body.inc"
+#undef GS_QD_NS
+#undef GS_QD_IDOT
+
+// AVX-512 VNNI: one dpbusd does the same with no int16 saturation step. Only
+// called when the CPU reports it (PickQuantDot).
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
+#define GS_QD_NS vnni
+#define GS_QD_IDOT(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s)
+#include "kernels/cpu/quant_dot_body.inc"
+#undef GS_QD_NS
+#undef GS_QD_IDOT
+#pragma GCC pop_options
+
+QuantDotFn PickQuantDot(DType t, bool allow_wide) {
+  const bool wide = allow_wide && CpuHasAvx512Vnni();
+  switch (t) {
+    case DType::kQ8_0:
+      return wide ? vnni::DotQ8_0N : avx2::DotQ8_0N;
+    case DType::kQ4_0:
+      return wide ? vnni::DotQ4_0N : avx2::DotQ4_0N;
+    case DType::kQ4_1:
+      return wide ? vnni::DotQ4_1N : avx2::DotQ4_1N;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace gs::kernels::cpu

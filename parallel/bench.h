@@ -1,0 +1,46 @@
+// The speed benchmark behind `groupshard bench`: prefill and batched decode
+// through LlamaModel::Forward on every rank of a tensor-parallel group, with
+// the bytes each decode step streams and the machine's own read bandwidth,
+// so decode speed reads as a fraction of the memory roofline.
+#pragma once
+
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "core/llama_model.h"
+#include "parallel/communicator.h"
+
+namespace gs {
+
+struct BenchOptions {
+  int prompt_tokens = 128;
+  int gen_tokens = 64;
+  int batch = 1;       // sequences decoded together
+  int block_size = 16;
+  int64_t probe_bytes = int64_t{1} << 30;  // over all ranks
+};
+
+struct BenchResult {
+  int tp_size = 1;
+  int threads = 1;  // per rank
+  int batch = 1;
+  double prefill_tokens_per_s = 0;
+  double decode_tokens_per_s = 0;     // all sequences together
+  double decode_step_ms = 0;
+  int64_t weight_bytes_per_step = 0;  // matrices + norms every step reads, all ranks
+  int64_t kv_bytes_per_step = 0;      // mean K/V bytes a step reads, all ranks
+  double achieved_gb_per_s = 0;       // (weights + KV) per step / step time
+  double probe_gb_per_s = 0;          // the machine's read bandwidth, all ranks at once
+  double roofline_fraction = 0;
+};
+
+// Collective: every rank of `comm` calls it with the same options; the
+// result is complete on rank 0. `model` runs with the threads it was given
+// (LlamaModel::SetThreads).
+BenchResult RunBench(LlamaModel& model, Communicator& comm, const BenchOptions& opts);
+
+std::string FormatBenchText(const BenchResult& r, const BenchOptions& opts);
+nlohmann::json BenchJson(const BenchResult& r, const BenchOptions& opts);
+
+}  // namespace gs

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End to end (not yet registered with ctest): two real serving groups
+# (`mpirun -np 2 groupshard serve`) behind a coordinator; 32 concurrent
+# requests; one rank of one group is killed (SIGKILL) mid-load. Every request
+# must end complete and correct or with an explicit error; requests sent
+# after the kill must all succeed. Prints completed/retried/failed/lost.
+# Usage: coordinator_e2e_test.sh [path/to/groupshard] [model.gguf]
+set -u
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BIN="${1:-$ROOT/build/bin/groupshard}"
+MODEL="${2:-$ROOT/tests/data/models/g9x3.gguf}"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 -- "-$p" 2>/dev/null; done
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+
+# Starts `mpirun -np 2 serve` in its own process group; prints its address.
+start_group() {
+  local name=$1
+  setsid mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader,tcp \
+    -np 2 "$BIN" serve --model "$MODEL" --listen 127.0.0.1:0 --max-running 16 \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  echo "$pid" >"$WORK/$name.pid"
+  for _ in $(seq 1 600); do
+    if grep -q "groupshard serving on " "$WORK/$name.out" 2>/dev/null; then
+      sed -n 's/^groupshard serving on //p' "$WORK/$name.out" | head -1
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "group $name did not start:" >&2
+  cat "$WORK/$name.err" >&2
+  return 1
+}
+
+export OMPI_MCA_mpi_yield_when_idle=1
+A=$(start_group a) || exit 1
+B=$(start_group b) || exit 1
+echo "groups: a=$A b=$B"
+
+setsid "$BIN" coordinator --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --backend "$A" --backend "$B" \
+  >"$WORK/coord.out" 2>"$WORK/coord.err" &
+PIDS+=("$!")
+COORD=""
+for _ in $(seq 1 100); do
+  COORD=$(sed -n 's/^groupshard coordinator on //p' "$WORK/coord.out" 2>/dev/null | head -1)
+  [ -n "$COORD" ] && break
+  sleep 0.1
+done
+[ -n "$COORD" ] || { echo "coordinator did not start"; cat "$WORK/coord.err"; exit 1; }
+echo "coordinator: $COORD"
+
+PROMPTS=("The river keeps" "Once upon a time" "In the beginning" "A quiet stone")
+gen() {  # gen OUT_PREFIX PROMPT
+  "$BIN" client --server "$COORD" generate --prompt "$2" --max-tokens 24 --ignore-eos \
+    --temperature 0 --timeout 300 >"$1.txt" 2>"$1.err"
+  echo $? >"$1.rc"
+}
+# Reference outputs (greedy, so every group gives the same text).
+for i in "${!PROMPTS[@]}"; do gen "$WORK/ref$i" "${PROMPTS[$i]}"; done
+for i in "${!PROMPTS[@]}"; do
+  [ "$(cat "$WORK/ref$i.rc")" = 0 ] || { echo "reference $i failed"; cat "$WORK/ref$i.err"; exit 1; }
+done
+
+for i in $(seq 0 31); do gen "$WORK/load$i" "${PROMPTS[$((i % 4))]}" & done
+sleep 1.5
+# rank 1 of group a: the last child of its mpirun
+VICTIM=$(pgrep -P "$(cat "$WORK/a.pid")" | tail -1)
+echo "killing rank pid $VICTIM of group a"
+kill -9 "$VICTIM"
+wait_loads() { for i in $(seq 0 31); do while [ ! -f "$WORK/load$i.rc" ]; do sleep 0.1; done; done; }
+wait_loads
+
+completed=0 failed=0 lost=0
+for i in $(seq 0 31); do
+  rc=$(cat "$WORK/load$i.rc")
+  if [ "$rc" = 0 ] && cmp -s "$WORK/load$i.txt" "$WORK/ref$((i % 4)).txt"; then
+    completed=$((completed + 1))
+  elif [ "$rc" != 0 ] && grep -qE "UNAVAILABLE|INTERNAL|CANCELLED|DEADLINE" "$WORK/load$i.err"; then
+    failed=$((failed + 1))
+    echo "request $i failed explicitly: $(head -c 300 "$WORK/load$i.err")"
+  else
+    lost=$((lost + 1))
+    echo "request $i LOST or wrong (rc=$rc): $(head -c 300 "$WORK/load$i.err")"
+  fi
+done
+sleep 3  # the dead group is out of the pool by now
+after_ok=0
+for i in $(seq 0 7); do gen "$WORK/after$i" "${PROMPTS[$((i % 4))]}" & done
+wait_after() { for i in $(seq 0 7); do while [ ! -f "$WORK/after$i.rc" ]; do sleep 0.1; done; done; }
+wait_after
+for i in $(seq 0 7); do
+  if [ "$(cat "$WORK/after$i.rc")" = 0 ] && cmp -s "$WORK/after$i.txt" "$WORK/ref$((i % 4)).txt"; then
+    after_ok=$((after_ok + 1))
+  fi
+done
+HTTP=$(sed -n 's/^groupshard http on //p' "$WORK/coord.out" | head -1)
+retried=unknown
+if [ -n "$HTTP" ] && command -v curl >/dev/null; then
+  retried=$(curl -s "http://$HTTP/metrics" | sed -n 's/^groupshard_retries_total //p')
+fi
+echo "completed=$completed retried=$retried failed-explicitly=$failed lost=$lost after-kill-ok=$after_ok/8"
+[ "$lost" = 0 ] && [ "$after_ok" = 8 ] && [ $((completed + failed)) = 32 ]

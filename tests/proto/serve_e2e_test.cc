@@ -1,0 +1,226 @@
+// End to end: `mpirun -np 2 groupshard serve` as a child process, driven by
+// the C++ client. Acceptance items of the serving issue: batching does not
+// change greedy outputs, preemption recomputes correctly, disconnects free
+// blocks promptly, SIGTERM drains.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "proto/client.h"
+#include "tests/proto/server_process.h"
+#include "tests/test_util.h"
+
+namespace gs {
+namespace {
+
+namespace pb = groupshard::v1;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+struct Outcome {
+  grpc::Status status;
+  std::vector<int32_t> ids;
+  std::string text;
+  pb::GenerateResponse last;
+};
+
+Outcome RunRequest(InferenceClient& client, const pb::GenerateRequest& req) {
+  Outcome o;
+  o.status = client.Generate(
+      req,
+      [&](const pb::GenerateResponse& m) {
+        o.ids.insert(o.ids.end(), m.token_ids().begin(), m.token_ids().end());
+        o.text += m.text();
+        if (m.finish_reason() != pb::FINISH_REASON_UNSPECIFIED) o.last = m;
+        return true;
+      },
+      seconds(300));
+  return o;
+}
+
+// 16 greedy requests of different prompt and output lengths.
+std::vector<pb::GenerateRequest> MixedRequests(bool text_prompts, int max_out) {
+  std::vector<pb::GenerateRequest> reqs;
+  std::mt19937 rng(7);
+  const char* words[] = {"The", "river", "keeps", "a", "secret", "about", "old", "stones",
+                         "and", "light"};
+  for (int i = 0; i < 16; ++i) {
+    pb::GenerateRequest r;
+    r.set_request_id("r" + std::to_string(i));
+    const int n_prompt = 3 + (i * 5) % 23;
+    if (text_prompts) {
+      std::string p;
+      for (int w = 0; w < n_prompt; ++w) p += std::string(w ? " " : "") + words[rng() % 10];
+      r.set_prompt(p);
+    } else {
+      for (int k = 0; k < n_prompt; ++k) r.add_prompt_token_ids(3 + static_cast<int>(rng() % 250));
+    }
+    r.set_max_tokens(4 + (i * 7) % (max_out - 3));
+    r.set_ignore_eos(true);
+    r.mutable_sampling()->set_temperature(0.0f);
+    reqs.push_back(r);
+  }
+  return reqs;
+}
+
+// Sends each request alone, then all at once; the tokens must agree.
+void ExpectConcurrentMatchesAlone(InferenceClient& client, const std::vector<pb::GenerateRequest>& reqs) {
+  std::vector<Outcome> alone;
+  for (const auto& r : reqs) {
+    alone.push_back(RunRequest(client, r));
+    ASSERT_TRUE(alone.back().status.ok()) << alone.back().status.error_message();
+    ASSERT_EQ(static_cast<int>(alone.back().ids.size()), r.max_tokens());
+  }
+  std::vector<Outcome> together(reqs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    threads.emplace_back([&, i] { together[i] = RunRequest(client, reqs[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ASSERT_TRUE(together[i].status.ok()) << i << ": " << together[i].status.error_message();
+    EXPECT_EQ(together[i].ids, alone[i].ids) << "request " << i;
+    EXPECT_EQ(together[i].text, alone[i].text) << "request " << i;
+    EXPECT_EQ(together[i].last.finish_reason(), pb::FINISH_REASON_LENGTH);
+    EXPECT_EQ(together[i].last.usage().completion_tokens(), reqs[i].max_tokens());
+  }
+}
+
+pb::ModelInfoResponse Info(InferenceClient& client) {
+  pb::ModelInfoResponse info;
+  EXPECT_TRUE(client.ModelInfo(&info).ok());
+  return info;
+}
+
+TEST(ServeE2E, ConcurrentGreedyMatchesAloneFixture) {
+  testing::ServerProcess server;
+  std::string why;
+  ASSERT_TRUE(server.Start(testing::DataPath("models/g9x3.gguf"), 2,
+                           {"--kv-blocks", "128", "--max-batch-tokens", "64"}, &why))
+      << why;
+  InferenceClient client(server.address());
+  ExpectConcurrentMatchesAlone(client, MixedRequests(false, 40));
+  const pb::ModelInfoResponse info = Info(client);
+  EXPECT_EQ(info.tp_size(), 2);
+  EXPECT_EQ(info.shards_size(), 2);
+  EXPECT_EQ(info.kv_free_blocks(), info.kv_total_blocks());
+  EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+}
+
+TEST(ServeE2E, ConcurrentGreedyMatchesAloneSmolLM2) {
+  const std::string model = testing::SmolLM2Path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf unavailable";
+  testing::ServerProcess server;
+  std::string why;
+  ASSERT_TRUE(server.Start(model, 2, {"--kv-blocks", "256"}, &why)) << why;
+  InferenceClient client(server.address());
+  ExpectConcurrentMatchesAlone(client, MixedRequests(true, 24));
+  EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+}
+
+TEST(ServeE2E, SmallCacheForcesPreemptionAndStaysCorrect) {
+  testing::ServerProcess server;
+  std::string why;
+  // 16 blocks of 16 tokens: about four of these sequences (~60 tokens) at once.
+  ASSERT_TRUE(server.Start(testing::DataPath("models/g9x3.gguf"), 2,
+                           {"--kv-blocks", "16", "--block-size", "16"}, &why))
+      << why;
+  InferenceClient client(server.address());
+  std::vector<pb::GenerateRequest> reqs = MixedRequests(false, 40);
+  for (auto& r : reqs) r.set_max_tokens(36);
+  ExpectConcurrentMatchesAlone(client, reqs);
+  const pb::ModelInfoResponse info = Info(client);
+  EXPECT_GT(info.preemptions(), 0);
+  EXPECT_EQ(info.kv_free_blocks(), 16);
+  EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+}
+
+TEST(ServeE2E, DisconnectFreesBlocksWithinOneSecond) {
+  const std::string model = testing::SmolLM2Path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf unavailable";
+  testing::ServerProcess server;
+  std::string why;
+  ASSERT_TRUE(server.Start(model, 2, {"--kv-blocks", "128"}, &why)) << why;
+  InferenceClient client(server.address());
+  pb::GenerateRequest req;
+  req.set_prompt("Tell me a long story about the sea.");
+  req.set_max_tokens(1000);
+  req.set_ignore_eos(true);
+  int seen = 0;
+  pb::ModelInfoResponse during;
+  grpc::Status st = client.Generate(req, [&](const pb::GenerateResponse& m) {
+    if (++seen < 5) return true;
+    during = Info(client);
+    return false;  // walk away mid-stream
+  });
+  const auto t_cancel = Clock::now();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_LT(during.kv_free_blocks(), during.kv_total_blocks());
+  EXPECT_EQ(during.running(), 1);
+  pb::ModelInfoResponse after;
+  while (Clock::now() - t_cancel < seconds(1)) {
+    after = Info(client);
+    if (after.kv_free_blocks() == after.kv_total_blocks()) break;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(after.kv_free_blocks(), after.kv_total_blocks());
+  EXPECT_EQ(after.running(), 0);
+  EXPECT_LT(after.steps(), during.steps() + 100);  // it did not run to the end
+  EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+}
+
+TEST(ServeE2E, SigtermDrainsStreamsRefusesNewAndExitsZero) {
+  std::string model = testing::SmolLM2Path();
+  int n_tokens = 48;
+  if (model.empty()) {
+    model = testing::DataPath("models/g9x3.gguf");
+    n_tokens = 200;
+  }
+  testing::ServerProcess server;
+  std::string why;
+  ASSERT_TRUE(server.Start(model, 2, {"--kv-blocks", "256", "--drain-seconds", "50"}, &why)) << why;
+  InferenceClient client(server.address());
+  std::atomic<int> started{0};
+  std::vector<Outcome> outs(8);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      pb::GenerateRequest req;
+      req.add_prompt_token_ids(1);
+      req.add_prompt_token_ids(40 + i);
+      req.set_max_tokens(n_tokens);
+      req.set_ignore_eos(true);
+      bool counted = false;
+      outs[i].status = client.Generate(req, [&](const pb::GenerateResponse& m) {
+        outs[i].ids.insert(outs[i].ids.end(), m.token_ids().begin(), m.token_ids().end());
+        if (!counted) started.fetch_add(1), counted = true;
+        return true;
+      }, seconds(120));
+    });
+  }
+  const auto t0 = Clock::now();
+  while (started.load() < 8 && Clock::now() - t0 < seconds(60)) std::this_thread::sleep_for(milliseconds(5));
+  ASSERT_EQ(started.load(), 8);
+  std::thread terminator([&] { EXPECT_EQ(server.Terminate(seconds(90)), 0) << server.Log(); });
+  // New requests are refused while the old ones drain (or once it is gone).
+  std::this_thread::sleep_for(milliseconds(400));
+  pb::GenerateRequest late;
+  late.set_prompt("too late");
+  late.set_max_tokens(4);
+  InferenceClient late_client(server.address());
+  const Outcome refused = RunRequest(late_client, late);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.status.error_message();
+  for (auto& t : threads) t.join();
+  terminator.join();
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(outs[i].status.ok()) << i << ": " << outs[i].status.error_message();
+    EXPECT_EQ(static_cast<int>(outs[i].ids.size()), n_tokens) << i;
+  }
+}
+
+}  // namespace
+}  // namespace gs
