@@ -29,6 +29,7 @@ struct GenerateOpts {
   bool json = false;
   bool ignore_eos = false;
   int block_size = 16;
+  int threads = 1;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -54,6 +55,7 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   }
   if (leader && tty) std::fprintf(stderr, " done in %.1f s\n", Seconds(t_load, Clock::now()));
   LlamaModel& model = *rm->model;
+  model.SetThreads(o.threads);
 
   // Rank 0 tokenizes; the others only learn the cache size.
   std::unique_ptr<Tokenizer> tok;
@@ -213,6 +215,7 @@ RunFn AddGenerateCommand(CLI::App& app) {
   app.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
   app.add_option("--block-size", o->block_size, "KV-cache block size in tokens")
       ->check(CLI::PositiveNumber);
+  app.add_option("--threads", o->threads, "Threads per rank")->check(CLI::PositiveNumber);
   return [o](int* argc, char*** argv) { return RunGenerate(*o, argc, argv); };
 }
 

@@ -100,9 +100,9 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
 RunFn AddServeCommand(CLI::App& app) {
   auto o = std::make_shared<ServeCliOpts>();
   app.footer(
-      "SIGTERM/SIGINT drain the server. Under mpirun, signals sent to mpirun reach every rank "
-      "and mpirun kills them one second later unless run with "
-      "`--mca odls_base_sigkill_timeout S` (S > --drain-seconds).");
+      "Draining (stop accepting, finish what is in flight, exit 0): SIGTERM or SIGINT to rank 0 "
+      "(its pid is printed at start), or SIGUSR1 to mpirun, which forwards it to every rank. "
+      "SIGTERM to mpirun itself aborts the whole job (Open MPI's behaviour).");
   app.add_option("--model", o->serve.model_path, "Model: HF directory or .gguf file")
       ->required()
       ->check(CLI::ExistingPath);

@@ -20,12 +20,16 @@ const std::atomic<bool>& InstallStopSignals() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  // mpirun turns its own SIGTERM into a job abort but forwards SIGUSR1 to
+  // every rank: `kill -USR1 <mpirun>` drains like SIGTERM on rank 0.
+  sigaction(SIGUSR1, &sa, nullptr);
   return g_stop;
 }
 
 void IgnoreStopSignals() {
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGUSR1, SIG_IGN);
 }
 
 Status ServeOnLeader(const ServeOptions& options, LlamaModel& model, KvCache& cache,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end (not yet registered with ctest): two real serving groups
+# End to end: two real serving groups
 # (`mpirun -np 2 groupshard serve`) behind a coordinator; 32 concurrent
 # requests; one rank of one group is killed (SIGKILL) mid-load. Every request
 # must end complete and correct or with an explicit error; requests sent
@@ -57,7 +57,7 @@ echo "coordinator: $COORD"
 
 PROMPTS=("The river keeps" "Once upon a time" "In the beginning" "A quiet stone")
 gen() {  # gen OUT_PREFIX PROMPT
-  "$BIN" client --server "$COORD" generate --prompt "$2" --max-tokens 24 --ignore-eos \
+  "$BIN" client --server "$COORD" generate --prompt "$2" --max-tokens "${MAX_TOKENS:-240}" --ignore-eos \
     --temperature 0 --timeout 300 >"$1.txt" 2>"$1.err"
   echo $? >"$1.rc"
 }
@@ -68,12 +68,18 @@ for i in "${!PROMPTS[@]}"; do
 done
 
 for i in $(seq 0 31); do gen "$WORK/load$i" "${PROMPTS[$((i % 4))]}" & done
-sleep 1.5
+# Kill as soon as tokens are streaming (bounded wait: 30 s).
+for _ in $(seq 1 300); do
+  streaming=0
+  for i in $(seq 0 31); do [ -s "$WORK/load$i.txt" ] && streaming=$((streaming + 1)); done
+  [ "$streaming" -ge 2 ] && break
+  sleep 0.1
+done
 # rank 1 of group a: the last child of its mpirun
 VICTIM=$(pgrep -P "$(cat "$WORK/a.pid")" | tail -1)
-echo "killing rank pid $VICTIM of group a"
+echo "killing rank pid $VICTIM of group a ($(pgrep -P "$(cat "$WORK/a.pid")" | tr "\n" " ")), $streaming streams done or streaming"
 kill -9 "$VICTIM"
-wait_loads() { for i in $(seq 0 31); do while [ ! -f "$WORK/load$i.rc" ]; do sleep 0.1; done; done; }
+wait_loads() { for i in $(seq 0 31); do for _ in $(seq 1 3000); do [ -f "$WORK/load$i.rc" ] && break; sleep 0.1; done; done; }
 wait_loads
 
 completed=0 failed=0 lost=0
@@ -92,7 +98,7 @@ done
 sleep 3  # the dead group is out of the pool by now
 after_ok=0
 for i in $(seq 0 7); do gen "$WORK/after$i" "${PROMPTS[$((i % 4))]}" & done
-wait_after() { for i in $(seq 0 7); do while [ ! -f "$WORK/after$i.rc" ]; do sleep 0.1; done; done; }
+wait_after() { for i in $(seq 0 7); do for _ in $(seq 1 3000); do [ -f "$WORK/after$i.rc" ] && break; sleep 0.1; done; done; }
 wait_after
 for i in $(seq 0 7); do
   if [ "$(cat "$WORK/after$i.rc")" = 0 ] && cmp -s "$WORK/after$i.txt" "$WORK/ref$((i % 4)).txt"; then

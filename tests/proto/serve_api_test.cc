@@ -153,7 +153,16 @@ TEST(ServeApi, CliAndPythonClientsAgreeAndReflectionListsServices) {
   ASSERT_EQ(testing::RunCommand(py + "health", &out), 0) << out;
   EXPECT_EQ(out, "SERVING\n");
 
-  // The CLI client, same request through text (byte-level fixture vocab).
+  // The CLI client and the Python client, the same request as text (the
+  // server tokenizes it: byte-level fixture vocab, no BOS).
+  out.clear();
+  ASSERT_EQ(testing::RunCommand(py + "generate --prompt Hello --max-tokens 12 --ignore-eos "
+                                     "2>/dev/null",
+                                &out),
+            0)
+      << out;
+  ids = nlohmann::json::parse(out)["token_ids"].get<std::vector<int32_t>>();
+  ASSERT_EQ(ids.size(), 12u);
   out.clear();
   ASSERT_EQ(testing::RunCommand(testing::GroupshardBin() + " client generate --server " + addr +
                                     " --prompt Hello --max-tokens 12 --temperature 0 --ignore-eos "

@@ -103,7 +103,12 @@ TEST(ServeE2E, ConcurrentGreedyMatchesAloneFixture) {
       << why;
   InferenceClient client(server.address());
   ExpectConcurrentMatchesAlone(client, MixedRequests(false, 40));
-  const pb::ModelInfoResponse info = Info(client);
+  // ModelInfo is published by the step loop after each step: allow it one.
+  pb::ModelInfoResponse info = Info(client);
+  for (int i = 0; i < 20 && info.kv_free_blocks() != info.kv_total_blocks(); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+    info = Info(client);
+  }
   EXPECT_EQ(info.tp_size(), 2);
   EXPECT_EQ(info.shards_size(), 2);
   EXPECT_EQ(info.kv_free_blocks(), info.kv_total_blocks());
@@ -204,7 +209,7 @@ TEST(ServeE2E, SigtermDrainsStreamsRefusesNewAndExitsZero) {
   const auto t0 = Clock::now();
   while (started.load() < 8 && Clock::now() - t0 < seconds(60)) std::this_thread::sleep_for(milliseconds(5));
   ASSERT_EQ(started.load(), 8);
-  std::thread terminator([&] { EXPECT_EQ(server.Terminate(seconds(90)), 0) << server.Log(); });
+  std::thread terminator([&] { EXPECT_EQ(server.TerminateLeader(seconds(90)), 0) << server.Log(); });
   // New requests are refused while the old ones drain (or once it is gone).
   std::this_thread::sleep_for(milliseconds(400));
   pb::GenerateRequest late;

@@ -34,8 +34,6 @@ class ServerProcess {
     err_path_ = dir_ + "/stderr.txt";
     std::vector<std::string> args = {"mpirun", "--allow-run-as-root", "--oversubscribe",
                                      "--bind-to", "none", "--mca", "btl", "self,vader,tcp",
-                                     // Let the drain run when mpirun forwards SIGTERM.
-                                     "--mca", "odls_base_sigkill_timeout", "60",
                                      "-np", std::to_string(np), GroupshardBin(), "serve",
                                      "--model", model, "--listen", "127.0.0.1:0"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -78,11 +76,20 @@ class ServerProcess {
   std::string Log() const { return ReadFile(err_path_); }
   std::string Stdout() const { return ReadFile(out_path_); }
 
-  // Sends SIGTERM to mpirun; returns its exit code, or -1 if it did not
-  // exit within `timeout` (then it is killed).
+  // Asks the job to drain with SIGUSR1 to mpirun (which forwards it to every
+  // rank; its own SIGTERM would abort the job); returns mpirun's exit code,
+  // or -1 if it did not exit within `timeout` (then it is killed).
   int Terminate(std::chrono::seconds timeout) {
     if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
+    kill(pid_, SIGUSR1);
+    return Wait(timeout);
+  }
+  // SIGTERM to rank 0 itself (its pid is in the log): the same drain.
+  int TerminateLeader(std::chrono::seconds timeout) {
+    const std::string log = Log();
+    const size_t at = log.find(", pid ");
+    if (pid_ <= 0 || at == std::string::npos) return -1;
+    kill(static_cast<pid_t>(std::stoi(log.substr(at + 6))), SIGTERM);
     return Wait(timeout);
   }
   int Wait(std::chrono::seconds timeout) {
