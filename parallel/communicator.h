@@ -25,6 +25,13 @@ class Communicator {
   virtual void GatherV(const float* send, const std::vector<int>& counts, float* recv,
                        int root) = 0;
   virtual void Broadcast(void* data, size_t bytes, int root) = 0;
+  // The same collective as Broadcast (every rank calls this one, not
+  // Broadcast), for messages that may be long in coming: receivers wait
+  // without keeping a core busy. Used for the step header, which an idle
+  // server may not send for hours.
+  virtual void BroadcastPatiently(void* data, size_t bytes, int root) {
+    Broadcast(data, bytes, root);
+  }
   virtual void Barrier() = 0;
 };
 
@@ -63,6 +70,10 @@ class CountingCommunicator : public Communicator {
   void Broadcast(void* data, size_t bytes, int root) override {
     ++broadcasts_;
     inner_.Broadcast(data, bytes, root);
+  }
+  void BroadcastPatiently(void* data, size_t bytes, int root) override {
+    ++broadcasts_;
+    inner_.BroadcastPatiently(data, bytes, root);
   }
   void Barrier() override { inner_.Barrier(); }
 

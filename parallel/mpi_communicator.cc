@@ -1,6 +1,9 @@
 #include "parallel/mpi_communicator.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <cstdlib>
 #include <iostream>
 
@@ -87,6 +90,25 @@ void MpiCommunicator::GatherV(const float* send, const std::vector<int>& counts,
 void MpiCommunicator::Broadcast(void* data, size_t bytes, int root) {
   if (size_ == 1) return;
   MPI_CHECK(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm_));
+}
+
+void MpiCommunicator::BroadcastPatiently(void* data, size_t bytes, int root) {
+  if (size_ == 1) return;
+  MPI_Request req;
+  MPI_CHECK(MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm_, &req));
+  if (rank_ == root) {
+    MPI_CHECK(MPI_Wait(&req, MPI_STATUS_IGNORE));
+    return;
+  }
+  // Spin briefly (steps follow each other closely while busy), then back off.
+  int done = 0;
+  for (int spin = 0; spin < 2000 && !done; ++spin) MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+  auto nap = std::chrono::microseconds(20);
+  while (!done) {
+    std::this_thread::sleep_for(nap);
+    nap = std::min(nap * 2, std::chrono::microseconds(1000));
+    MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+  }
 }
 
 void MpiCommunicator::Barrier() { MPI_CHECK(MPI_Barrier(comm_)); }

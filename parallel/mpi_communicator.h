@@ -51,6 +51,9 @@ class MpiCommunicator : public Communicator {
   void AllGather(const void* send, size_t bytes, void* recv) override;
   void GatherV(const float* send, const std::vector<int>& counts, float* recv, int root) override;
   void Broadcast(void* data, size_t bytes, int root) override;
+  // MPI_Ibcast, then receivers poll with a growing sleep (up to 1 ms) instead
+  // of MPI's busy wait.
+  void BroadcastPatiently(void* data, size_t bytes, int root) override;
   void Barrier() override;
   MPI_Comm comm() const { return comm_; }
 

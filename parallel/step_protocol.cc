@@ -20,7 +20,7 @@ void StepChannel::Send(StepCommand cmd, const ModelInput& in) {
   int32_t header[kHeader] = {static_cast<int32_t>(cmd), static_cast<int32_t>(in.tokens.size()),
                              static_cast<int32_t>(in.block_tables.size()), in.max_blocks,
                              static_cast<int32_t>(in.logit_rows.size()), kMagic};
-  comm_.Broadcast(header, sizeof(header), 0);
+  comm_.BroadcastPatiently(header, sizeof(header), 0);
   if (cmd != StepCommand::kRun) return;
   buffer_.clear();
   Append(buffer_, in.tokens);
@@ -34,7 +34,7 @@ void StepChannel::Send(StepCommand cmd, const ModelInput& in) {
 
 StepCommand StepChannel::Receive(ModelInput* in) {
   int32_t header[kHeader];
-  comm_.Broadcast(header, sizeof(header), 0);
+  comm_.BroadcastPatiently(header, sizeof(header), 0);
   CHECK_EQ(header[5], kMagic) << "step header out of sync";
   const auto cmd = static_cast<StepCommand>(header[0]);
   if (cmd != StepCommand::kRun) return cmd;

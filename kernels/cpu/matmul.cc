@@ -61,33 +61,6 @@ void DotRow(const uint8_t* w, const float* x, int64_t k, float* out) {
   }
 }
 
-// Rows [r0, r1) of a float-type weight matrix for every token.
-template <DType D>
-void FloatRows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_t r0,
-               int64_t r1) {
-  const int64_t k = w.cols, rb = RowBytes(D, k), N = w.rows;
-  // A tile of weight rows stays in cache while every token passes over it.
-  constexpr int64_t kRowTile = 16;
-  for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
-    const int64_t o1 = std::min(r1, o0 + kRowTile);
-    for (int64_t t = 0; t < n; t += 4) {
-      const int nt = static_cast<int>(std::min<int64_t>(4, n - t));
-      for (int64_t o = o0; o < o1; ++o) {
-        float out[4];
-        const uint8_t* row = w.data.data() + o * rb;
-        const float* xt = x + t * k;
-        switch (nt) {
-          case 1: DotRow<D, 1>(row, xt, k, out); break;
-          case 2: DotRow<D, 2>(row, xt, k, out); break;
-          case 3: DotRow<D, 3>(row, xt, k, out); break;
-          default: DotRow<D, 4>(row, xt, k, out); break;
-        }
-        for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
-      }
-    }
-  }
-}
-
 // One 32-element block of a Q8_0/Q4_0/Q4_1 row widened to fp32 (four
 // vectors of eight), exactly the values DequantizeRow gives.
 template <DType D>
@@ -143,10 +116,23 @@ void QuantDotRowF32(const uint8_t* w, const float* x, int64_t k, float* out) {
   for (int t = 0; t < NT; ++t) out[t] = HSum(acc[t]);
 }
 
+// NT token rows against one weight row with fp32 activations, whatever the
+// weight dtype.
+template <DType D, int NT>
+void RowDot(const uint8_t* w, const float* x, int64_t k, float* out) {
+  if constexpr (D == DType::kQ8_0 || D == DType::kQ4_0 || D == DType::kQ4_1) {
+    QuantDotRowF32<D, NT>(w, x, k, out);
+  } else {
+    DotRow<D, NT>(w, x, k, out);
+  }
+}
+
+// Rows [r0, r1) of a weight matrix for every token, activations in fp32.
 template <DType D>
-void QuantRowsF32(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_t r0,
-                  int64_t r1) {
+void Fp32Rows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_t r0,
+               int64_t r1) {
   const int64_t k = w.cols, rb = RowBytes(D, k), N = w.rows;
+  // A tile of weight rows stays in cache while every token passes over it.
   constexpr int64_t kRowTile = 16;
   for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
     const int64_t o1 = std::min(r1, o0 + kRowTile);
@@ -157,10 +143,10 @@ void QuantRowsF32(const float* x, int64_t n, const WeightMatrix& w, float* y, in
         const uint8_t* row = w.data.data() + o * rb;
         const float* xt = x + t * k;
         switch (nt) {
-          case 1: QuantDotRowF32<D, 1>(row, xt, k, out); break;
-          case 2: QuantDotRowF32<D, 2>(row, xt, k, out); break;
-          case 3: QuantDotRowF32<D, 3>(row, xt, k, out); break;
-          default: QuantDotRowF32<D, 4>(row, xt, k, out); break;
+          case 1: RowDot<D, 1>(row, xt, k, out); break;
+          case 2: RowDot<D, 2>(row, xt, k, out); break;
+          case 3: RowDot<D, 3>(row, xt, k, out); break;
+          default: RowDot<D, 4>(row, xt, k, out); break;
         }
         for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
       }
@@ -218,15 +204,15 @@ void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, T
     switch (w.dtype) {
       case DType::kQ8_0:
         return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-          QuantRowsF32<DType::kQ8_0>(x, n_tokens, w, y, r0, r1);
+          Fp32Rows<DType::kQ8_0>(x, n_tokens, w, y, r0, r1);
         });
       case DType::kQ4_0:
         return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-          QuantRowsF32<DType::kQ4_0>(x, n_tokens, w, y, r0, r1);
+          Fp32Rows<DType::kQ4_0>(x, n_tokens, w, y, r0, r1);
         });
       case DType::kQ4_1:
         return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-          QuantRowsF32<DType::kQ4_1>(x, n_tokens, w, y, r0, r1);
+          Fp32Rows<DType::kQ4_1>(x, n_tokens, w, y, r0, r1);
         });
       default:
         break;
@@ -235,15 +221,15 @@ void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, T
   switch (w.dtype) {
     case DType::kF32:
       return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        FloatRows<DType::kF32>(x, n_tokens, w, y, r0, r1);
+        Fp32Rows<DType::kF32>(x, n_tokens, w, y, r0, r1);
       });
     case DType::kF16:
       return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        FloatRows<DType::kF16>(x, n_tokens, w, y, r0, r1);
+        Fp32Rows<DType::kF16>(x, n_tokens, w, y, r0, r1);
       });
     case DType::kBF16:
       return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        FloatRows<DType::kBF16>(x, n_tokens, w, y, r0, r1);
+        Fp32Rows<DType::kBF16>(x, n_tokens, w, y, r0, r1);
       });
     case DType::kQ8_0:
     case DType::kQ4_0:

@@ -12,8 +12,17 @@ MODEL="${2:-$ROOT/tests/data/models/g9x3.gguf}"
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 -- "-$p" 2>/dev/null; done
+  # start_group runs in a command substitution (a subshell), so its pids are
+  # read back from the pid files.
+  local all=("${PIDS[@]}")
+  for f in "$WORK"/*.pid; do [ -f "$f" ] && all+=("$(cat "$f")"); done
+  for p in "${all[@]}"; do
+    pkill -9 -P "$p" 2>/dev/null
+    kill -9 -- "-$p" 2>/dev/null
+    kill -9 "$p" 2>/dev/null
+  done
   wait 2>/dev/null
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
