@@ -120,6 +120,7 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   std::vector<float> logprobs;
   std::string text;
   FinishReason finish = FinishReason::kNone;
+  bool stop_string_hit = false;
   const auto t0 = Clock::now();
   Clock::time_point t_first;
   std::vector<TokenEvent> events;
@@ -143,6 +144,7 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
         emit(stops.Push(piece, &stopped));
         if (stopped) {
           finish = FinishReason::kStop;
+          stop_string_hit = true;
           std::vector<TokenEvent> ignored;
           engine.Cancel(e.id, FinishReason::kStop, &ignored);
           break;
@@ -151,7 +153,7 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
       if (e.finish != FinishReason::kNone) finish = e.finish;
     }
   }
-  if (finish != FinishReason::kStop || o.stop.empty()) {
+  if (!stop_string_hit) {  // text held back as a possible stop-string start
     bool stopped = false;
     emit(stops.Push(decoder.Flush(), &stopped));
     emit(stops.Flush());
