@@ -10,16 +10,9 @@ namespace gs {
 namespace {
 
 const char* SafetensorsDType(DType t) {
-  switch (t) {
-    case DType::kF32:
-      return "F32";
-    case DType::kF16:
-      return "F16";
-    case DType::kBF16:
-      return "BF16";
-    default:
-      return nullptr;
-  }
+  // Safetensors spells the float types as DTypeName does and has no
+  // block-quantized ones.
+  return BlockElems(t) == 1 ? DTypeName(t) : nullptr;
 }
 
 }  // namespace
