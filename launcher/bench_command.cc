@@ -21,13 +21,9 @@ int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv);
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
-  auto rm = LoadRankModel(o.model, comm);
-  if (!rm.ok()) {
-    if (rm.status().code() != StatusCode::kUnavailable || leader) {
-      std::cerr << "groupshard bench: " << rm.status().ToString() << "\n";
-    }
-    return rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
-  }
+  int load_error = 0;
+  auto rm = LoadModelOrReport("bench", o.model, comm, &load_error);
+  if (!rm) return load_error;
   rm->model->SetThreads(o.threads);
   const BenchResult r = RunBench(*rm->model, comm, o.bench);
   if (leader) {

@@ -3,8 +3,12 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "parallel/rank_model.h"
 
 namespace gs::launcher {
 
@@ -25,5 +29,11 @@ RunFn AddCoordinatorCommand(CLI::App& app);  // launcher/coordinator_command.cc
 
 // Exit code for bad arguments and bad requests from the command line.
 constexpr int kUsageError = 2;
+
+// Collective start-up shared by the commands that run the model across ranks
+// (launcher/rank_startup.cc): loads this rank's slices, or prints why not and
+// sets *exit_code (kUsageError for an impossible rank count, else 1).
+std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
+                                           Communicator& comm, int* exit_code);
 
 }  // namespace gs::launcher

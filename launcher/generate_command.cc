@@ -43,17 +43,11 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   const bool leader = comm.rank() == 0;
   const bool tty = isatty(STDERR_FILENO);
   const auto t_load = Clock::now();
-  if (leader && tty) std::fprintf(stderr, "loading %s on %d rank(s)...", o.model.c_str(), comm.size());
-  auto rm = LoadRankModel(o.model, comm);
-  if (!rm.ok()) {
-    // Every rank prints its own failure; rank 0 also prints failures of the rest.
-    if (rm.status().code() != StatusCode::kUnavailable || leader) {
-      std::cerr << (tty && leader ? "\n" : "") << "groupshard generate: " << rm.status().ToString()
-                << "\n";
-    }
-    return rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
-  }
-  if (leader && tty) std::fprintf(stderr, " done in %.1f s\n", Seconds(t_load, Clock::now()));
+  if (leader && tty) std::fprintf(stderr, "loading %s on %d rank(s)\n", o.model.c_str(), comm.size());
+  int load_error = 0;
+  auto rm = LoadModelOrReport("generate", o.model, comm, &load_error);
+  if (!rm) return load_error;
+  if (leader && tty) std::fprintf(stderr, "loaded in %.1f s\n", Seconds(t_load, Clock::now()));
   LlamaModel& model = *rm->model;
   model.SetThreads(o.threads);
 

@@ -67,13 +67,9 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv);
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
-  auto rm = LoadRankModel(o.model, comm);
-  if (!rm.ok()) {
-    if (rm.status().code() != StatusCode::kUnavailable || leader) {
-      std::cerr << "groupshard perplexity: " << rm.status().ToString() << "\n";
-    }
-    return rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
-  }
+  int load_error = 0;
+  auto rm = LoadModelOrReport("perplexity", o.model, comm, &load_error);
+  if (!rm) return load_error;
   LlamaModel& model = *rm->model;
   if (!o.context_given) o.context = std::min(o.context, model.config().max_position);
 

@@ -32,13 +32,9 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
   } else {
     IgnoreStopSignals();
   }
-  auto rm = LoadRankModel(o.serve.model_path, comm);
-  if (!rm.ok()) {
-    if (rm.status().code() != StatusCode::kUnavailable || leader) {
-      std::cerr << "groupshard serve: " << rm.status().ToString() << "\n";
-    }
-    return rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
-  }
+  int load_error = 0;
+  auto rm = LoadModelOrReport("serve", o.serve.model_path, comm, &load_error);
+  if (!rm) return load_error;
   LlamaModel& model = *rm->model;
   model.SetThreads(o.threads);
   const ShardPlan& plan = *rm->plan;

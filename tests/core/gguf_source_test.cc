@@ -16,17 +16,8 @@
 namespace gs {
 namespace {
 
+using testing::ReadAll;
 using testing::TinyModel;
-
-std::vector<float> ReadAll(const WeightSource& src, const std::string& name) {
-  const TensorInfo* t = src.Find(name);
-  EXPECT_NE(t, nullptr) << name;
-  if (t == nullptr) return {};
-  std::vector<float> out(t->rows() * t->cols());
-  Status s = src.ReadF32(name, {0, t->rows()}, {0, t->cols()}, out.data());
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out;
-}
 
 std::unique_ptr<WeightSource> OpenTiny(const TinyModel& m, const std::string& arch, uint32_t type) {
   const std::string path = testing::TempDir() + "/tiny.gguf";

@@ -12,17 +12,8 @@
 namespace gs {
 namespace {
 
+using testing::ReadAll;
 using testing::TinyModel;
-
-std::vector<float> ReadAll(const WeightSource& src, const std::string& name) {
-  const TensorInfo* t = src.Find(name);
-  EXPECT_NE(t, nullptr) << name;
-  if (t == nullptr) return {};
-  std::vector<float> out(t->rows() * t->cols());
-  Status s = src.ReadF32(name, {0, t->rows()}, {0, t->cols()}, out.data());
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out;
-}
 
 class SafetensorsDTypeTest : public ::testing::TestWithParam<uint32_t> {};
 

@@ -13,9 +13,24 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "core/dtype.h"
+#include "core/weight_source.h"
 
 namespace gs::testing {
+
+// A whole tensor read as fp32 (expecting success).
+inline std::vector<float> ReadAll(const WeightSource& src, const std::string& name) {
+  const TensorInfo* t = src.Find(name);
+  EXPECT_NE(t, nullptr) << name;
+  if (t == nullptr) return {};
+  std::vector<float> out(t->rows() * t->cols());
+  Status s = src.ReadF32(name, {0, t->rows()}, {0, t->cols()}, out.data());
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
 
 inline void WriteBytes(const std::string& path, const std::vector<uint8_t>& b) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
