@@ -6,25 +6,24 @@
 
 namespace gs {
 
-Engine::Engine(LlamaModel& model, KvCache& cache, Communicator& comm, const EngineOptions& options)
-    : model_(model),
-      cache_(cache),
+Engine::Engine(ModelRunner& runner, Communicator& comm, const EngineOptions& options)
+    : runner_(runner),
       channel_(comm),
       blocks_(options.n_blocks, options.block_size),
       scheduler_(blocks_, options.scheduler) {
   CHECK_EQ(comm.rank(), 0);
-  CHECK_EQ(cache.n_blocks(), options.n_blocks);
-  CHECK_EQ(cache.block_size(), options.block_size);
+  CHECK_EQ(runner.kv_blocks(), options.n_blocks);
+  CHECK_EQ(runner.kv_block_size(), options.block_size);
 }
 
 Status Engine::Add(GenerateRequest req) {
   if (req.prompt.empty()) return Status::InvalidArgument("prompt: empty");
   if (req.max_tokens <= 0) return Status::InvalidArgument("max_tokens: must be positive");
   const int total = static_cast<int>(req.prompt.size()) + req.max_tokens;
-  if (total > model_.config().max_position) {
+  if (total > runner_.config().max_position) {
     return Status::InvalidArgument("prompt and max_tokens: " + std::to_string(total) +
                                    " tokens exceed the context of " +
-                                   std::to_string(model_.config().max_position));
+                                   std::to_string(runner_.config().max_position));
   }
   if (!scheduler_.FitsAlone(total)) {
     return Status::ResourceExhausted("prompt and max_tokens: " + std::to_string(total) +
@@ -32,7 +31,7 @@ Status Engine::Add(GenerateRequest req) {
                                      std::to_string(blocks_.n_blocks() * blocks_.block_size()));
   }
   for (int32_t t : req.prompt) {
-    if (t < 0 || t >= model_.config().vocab_size) {
+    if (t < 0 || t >= runner_.config().vocab_size) {
       return Status::InvalidArgument("prompt: token id " + std::to_string(t) +
                                      " outside the vocabulary");
     }
@@ -84,9 +83,9 @@ void Engine::Step(std::vector<TokenEvent>* events) {
   if (chunks.empty()) return;
   BuildInput(chunks);
   channel_.Send(StepCommand::kRun, input_);
-  const int V = model_.config().vocab_size;
+  const int V = runner_.config().vocab_size;
   logits_.resize(input_.logit_rows.size() * static_cast<size_t>(V));
-  model_.Forward(input_, cache_, logits_.data());
+  runner_.Forward(input_, logits_.data());
   scheduler_.Commit(chunks);
   ++n_steps_;
   size_t row = 0;
@@ -120,11 +119,11 @@ void Engine::Shutdown() {
   channel_.Send(StepCommand::kShutdown, input_);
 }
 
-void RunWorker(LlamaModel& model, KvCache& cache, Communicator& comm) {
+void RunWorker(ModelRunner& runner, Communicator& comm) {
   StepChannel channel(comm);
   ModelInput in;
   while (channel.Receive(&in) == StepCommand::kRun) {
-    model.Forward(in, cache, nullptr);
+    runner.Forward(in, nullptr);
   }
 }
 

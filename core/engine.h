@@ -10,8 +10,7 @@
 #include <vector>
 
 #include "core/block_manager.h"
-#include "core/kv_cache.h"
-#include "core/llama_model.h"
+#include "core/model_runner.h"
 #include "core/sampler.h"
 #include "core/scheduler.h"
 #include "core/status.h"
@@ -44,7 +43,10 @@ struct TokenEvent {
 
 class Engine {
  public:
-  Engine(LlamaModel& model, KvCache& cache, Communicator& comm, const EngineOptions& options);
+  // `runner` computes the steps (its KV cache must have options.n_blocks
+  // blocks of options.block_size); `comm` is the host communicator that
+  // carries each step to the other ranks. Both must outlive the engine.
+  Engine(ModelRunner& runner, Communicator& comm, const EngineOptions& options);
 
   // Refuses prompts that could never fit the cache or the context.
   Status Add(GenerateRequest req);
@@ -63,13 +65,12 @@ class Engine {
   int block_size() const { return blocks_.block_size(); }
   int64_t n_preemptions() const { return scheduler_.n_preemptions(); }
   int64_t n_steps() const { return n_steps_; }
-  const LlamaModel& model() const { return model_; }
+  const ModelRunner& runner() const { return runner_; }
 
  private:
   void BuildInput(const std::vector<ScheduledChunk>& chunks);
 
-  LlamaModel& model_;
-  KvCache& cache_;
+  ModelRunner& runner_;
   StepChannel channel_;
   BlockManager blocks_;
   Scheduler scheduler_;
@@ -80,7 +81,8 @@ class Engine {
   bool shut_down_ = false;
 };
 
-// Ranks other than 0: run the steps rank 0 sends until it says shutdown.
-void RunWorker(LlamaModel& model, KvCache& cache, Communicator& comm);
+// Ranks other than 0: run the steps rank 0 sends over `comm` (the host
+// communicator) until it says shutdown.
+void RunWorker(ModelRunner& runner, Communicator& comm);
 
 }  // namespace gs

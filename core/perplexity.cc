@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/cpu_model_runner.h"
 #include "core/sequence_forward.h"
 
 namespace gs {
@@ -30,6 +31,14 @@ std::vector<PerplexityWindow> PerplexityWindows(int64_t n_tokens, int context, i
 StatusOr<PerplexityResult> ComputePerplexity(LlamaModel& model, const std::vector<int32_t>& tokens,
                                              const PerplexityOptions& options,
                                              const PerplexityProgress& progress) {
+  CpuModelRunner runner(model);
+  return ComputePerplexity(runner, tokens, options, progress);
+}
+
+StatusOr<PerplexityResult> ComputePerplexity(ModelRunner& runner,
+                                             const std::vector<int32_t>& tokens,
+                                             const PerplexityOptions& options,
+                                             const PerplexityProgress& progress) {
   const int stride = options.stride == 0 ? options.context : options.stride;
   if (tokens.size() < 2) {
     return Status::InvalidArgument("perplexity needs at least 2 tokens, got " +
@@ -37,13 +46,13 @@ StatusOr<PerplexityResult> ComputePerplexity(LlamaModel& model, const std::vecto
   }
   if (options.context < 2) return Status::InvalidArgument("context must be at least 2 tokens");
   if (stride < 1) return Status::InvalidArgument("stride must be at least 1 token");
-  const int max_pos = model.config().max_position;
+  const int max_pos = runner.config().max_position;
   if (options.context > max_pos) {
     return Status::InvalidArgument("context " + std::to_string(options.context) +
                                    " exceeds the model's max_position_embeddings " +
                                    std::to_string(max_pos));
   }
-  const int V = model.config().vocab_size;
+  const int V = runner.config().vocab_size;
   for (int32_t t : tokens) {
     if (t < 0 || t >= V) {
       return Status::InvalidArgument("token id " + std::to_string(t) +
@@ -53,8 +62,8 @@ StatusOr<PerplexityResult> ComputePerplexity(LlamaModel& model, const std::vecto
   const auto windows =
       PerplexityWindows(static_cast<int64_t>(tokens.size()), options.context, stride);
   const int window_len = static_cast<int>(std::min<int64_t>(options.context, tokens.size()));
-  SequenceForward run(model, window_len);
-  const bool leader = model.shard().tp_rank == 0;
+  SequenceForward run(runner, window_len);
+  const bool leader = runner.shard().tp_rank == 0;
   PerplexityResult res;
   std::vector<float> logits;
   for (const PerplexityWindow& w : windows) {

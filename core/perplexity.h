@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/llama_model.h"
+#include "core/model_runner.h"
 #include "core/status.h"
 
 namespace gs {
@@ -41,6 +42,12 @@ using PerplexityProgress = std::function<void(int done, int total, const Perplex
 // the result is meaningful on rank 0 only. Errors: fewer than 2 tokens,
 // context < 2, context beyond the model's max_position, stride < 1.
 StatusOr<PerplexityResult> ComputePerplexity(LlamaModel& model, const std::vector<int32_t>& tokens,
+                                             const PerplexityOptions& options,
+                                             const PerplexityProgress& progress = nullptr);
+// The same on any device. `runner` must have no KV cache yet: this sizes it
+// for one window.
+StatusOr<PerplexityResult> ComputePerplexity(ModelRunner& runner,
+                                             const std::vector<int32_t>& tokens,
                                              const PerplexityOptions& options,
                                              const PerplexityProgress& progress = nullptr);
 

@@ -8,15 +8,18 @@
 #include <memory>
 #include <vector>
 
-#include "core/kv_cache.h"
 #include "core/llama_model.h"
+#include "core/model_runner.h"
 
 namespace gs {
 
 class SequenceForward {
  public:
-  // Room for sequences of up to `max_tokens` tokens.
+  // Room for sequences of up to `max_tokens` tokens, on the CPU.
   SequenceForward(LlamaModel& model, int max_tokens, int block_size = 16);
+  // The same on any device: allocates `runner`'s KV cache, which must not
+  // have one yet. `runner` must outlive this object.
+  SequenceForward(ModelRunner& runner, int max_tokens, int block_size = 16);
 
   // Runs `tokens` at positions 0..n-1, overwriting whatever the cache held.
   // On rank 0 writes the logits of `logit_rows` (indices into tokens) to
@@ -27,10 +30,10 @@ class SequenceForward {
   int max_tokens() const { return max_tokens_; }
 
  private:
-  LlamaModel& model_;
+  std::unique_ptr<ModelRunner> own_runner_;  // set by the LlamaModel constructor
+  ModelRunner& runner_;
   int max_tokens_;
   int block_size_;
-  std::unique_ptr<KvCache> cache_;
   std::vector<float> discard_;  // logits sink for ranks that pass nullptr
 };
 

@@ -31,9 +31,15 @@ RunFn AddCoordinatorCommand(CLI::App& app);  // launcher/coordinator_command.cc
 constexpr int kUsageError = 2;
 
 // Collective start-up shared by the commands that run the model across ranks
-// (launcher/rank_startup.cc): loads this rank's slices, or prints why not and
-// sets *exit_code (kUsageError for an impossible rank count, else 1).
+// (launcher/rank_startup.cc): loads this rank's slices on `device` ("cpu",
+// "cuda", or "" for cuda when every rank has a GPU of its own, else cpu), or
+// prints why not and sets *exit_code (kUsageError for an impossible rank
+// count or an unusable device, else 1).
 std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
-                                           Communicator& comm, int* exit_code);
+                                           Communicator& comm, int* exit_code,
+                                           const std::string& device = "cpu");
+
+// Registers `--device cpu|cuda` (default: "" = cuda when usable, else cpu).
+void AddDeviceOption(CLI::App& app, std::string* device);
 
 }  // namespace gs::launcher

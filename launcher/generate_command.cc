@@ -30,6 +30,7 @@ struct GenerateOpts {
   bool ignore_eos = false;
   int block_size = 16;
   int threads = 1;
+  std::string device;  // "" = cuda when usable, else cpu
 };
 
 using Clock = std::chrono::steady_clock;
@@ -45,11 +46,14 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   const auto t_load = Clock::now();
   if (leader && tty) std::fprintf(stderr, "loading %s on %d rank(s)\n", o.model.c_str(), comm.size());
   int load_error = 0;
-  auto rm = LoadModelOrReport("generate", o.model, comm, &load_error);
+  auto rm = LoadModelOrReport("generate", o.model, comm, &load_error, o.device);
   if (!rm) return load_error;
-  if (leader && tty) std::fprintf(stderr, "loaded in %.1f s\n", Seconds(t_load, Clock::now()));
-  LlamaModel& model = *rm->model;
-  model.SetThreads(o.threads);
+  ModelRunner& runner = *rm->runner;
+  if (leader && tty) {
+    std::fprintf(stderr, "loaded in %.1f s on %s\n", Seconds(t_load, Clock::now()),
+                 runner.device_name().c_str());
+  }
+  if (rm->model) rm->model->SetThreads(o.threads);
 
   // Rank 0 tokenizes; the others only learn the cache size.
   std::unique_ptr<Tokenizer> tok;
@@ -86,16 +90,16 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   }
   comm.Broadcast(setup, sizeof(setup), 0);
   if (setup[1] != 0) return setup[1];
-  std::unique_ptr<KvCache> cache = model.MakeKvCache(setup[0], o.block_size);
+  runner.AllocateKvCache(setup[0], o.block_size);
   if (!leader) {
-    RunWorker(model, *cache, comm);
+    RunWorker(runner, comm);
     return 0;
   }
 
   EngineOptions eo;
   eo.n_blocks = setup[0];
   eo.block_size = o.block_size;
-  Engine engine(model, *cache, comm, eo);
+  Engine engine(runner, comm, eo);
   GenerateRequest req;
   req.id = 1;
   req.prompt = prompt_ids;
@@ -168,15 +172,18 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
     j["timings"] = {{"time_to_first_token_s", ttft},
                     {"total_s", total_s},
                     {"decode_tokens_per_s", tps},
-                    {"tp_size", comm.size()}};
-    std::cout << j.dump() << std::endl;
+                    {"tp_size", comm.size()},
+                    {"device", DeviceName(rm->device)}};
+    // Text cut mid-character (or from a random-weight model) is not UTF-8:
+    // replace those bytes rather than throw; token_ids hold the exact output.
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   } else {
     std::cout << std::endl;
     std::fprintf(stderr,
                  "[%zu prompt tokens, %zu generated, time to first token %.3f s, %.2f tokens/s, "
-                 "finish %s, %d rank(s)]\n",
+                 "finish %s, %d rank(s) on %s]\n",
                  prompt_ids.size(), out_ids.size(), ttft, tps, FinishReasonName(finish),
-                 comm.size());
+                 comm.size(), DeviceName(rm->device));
   }
   return 0;
 }
@@ -211,7 +218,8 @@ RunFn AddGenerateCommand(CLI::App& app) {
   app.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
   app.add_option("--block-size", o->block_size, "KV-cache block size in tokens")
       ->check(CLI::PositiveNumber);
-  app.add_option("--threads", o->threads, "Threads per rank")->check(CLI::PositiveNumber);
+  app.add_option("--threads", o->threads, "Threads per rank (cpu)")->check(CLI::PositiveNumber);
+  AddDeviceOption(app, &o->device);
   return [o](int* argc, char*** argv) { return RunGenerate(*o, argc, argv); };
 }
 

@@ -26,6 +26,7 @@ struct PerplexityOpts {
   bool context_given = false;
   int stride = 0;
   bool json = false;
+  std::string device;  // "" = cuda when usable, else cpu
 };
 
 StatusOr<std::string> ReadAll(const std::string& path) {
@@ -68,10 +69,10 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   int load_error = 0;
-  auto rm = LoadModelOrReport("perplexity", o.model, comm, &load_error);
+  auto rm = LoadModelOrReport("perplexity", o.model, comm, &load_error, o.device);
   if (!rm) return load_error;
-  LlamaModel& model = *rm->model;
-  if (!o.context_given) o.context = std::min(o.context, model.config().max_position);
+  ModelRunner& runner = *rm->runner;
+  if (!o.context_given) o.context = std::min(o.context, runner.config().max_position);
 
   // Rank 0 reads the tokens; every rank needs them to run the same windows.
   std::vector<int32_t> ids;
@@ -92,13 +93,14 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
 
   const bool tty = leader && isatty(STDERR_FILENO);
   PerplexityOptions po{o.context, o.stride};
-  auto res = ComputePerplexity(model, ids, po, [&](int done, int total, const PerplexityResult& r) {
-    if (tty) {
-      std::fprintf(stderr, "\rwindow %d/%d  perplexity so far %.4f   ", done, total,
-                   r.perplexity());
-      if (done == total) std::fprintf(stderr, "\n");
-    }
-  });
+  auto res =
+      ComputePerplexity(runner, ids, po, [&](int done, int total, const PerplexityResult& r) {
+        if (tty) {
+          std::fprintf(stderr, "\rwindow %d/%d  perplexity so far %.4f   ", done, total,
+                       r.perplexity());
+          if (done == total) std::fprintf(stderr, "\n");
+        }
+      });
   if (!res.ok()) {
     if (leader) std::cerr << "groupshard perplexity: " << res.status().ToString() << "\n";
     return kUsageError;
@@ -113,7 +115,8 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
                         {"n_windows", res->n_windows},
                         {"context", o.context},
                         {"stride", stride},
-                        {"tp_size", comm.size()}};
+                        {"tp_size", comm.size()},
+                        {"device", DeviceName(rm->device)}};
     std::cout << j.dump() << std::endl;
   } else {
     std::printf(
@@ -146,6 +149,7 @@ RunFn AddPerplexityCommand(CLI::App& app) {
   app.add_option("--stride", o->stride, "Window start step in tokens (default: --context)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", o->json, "Print one JSON object");
+  AddDeviceOption(app, &o->device);
   return [o, ctx, file, ids](int* argc, char*** argv) {
     if (file->count() == 0 && ids->count() == 0) {
       std::cerr << "groupshard perplexity: give --file TEXT or --tokens-file IDS\n";

@@ -4,9 +4,22 @@
 
 namespace gs::launcher {
 
+namespace {
+
+StatusOr<RankModel> LoadOnDevice(const std::string& path, Communicator& comm,
+                                 const std::string& device) {
+  if (device.empty()) return LoadRankModel(path, comm, DefaultDeviceForGroup(comm));
+  // A bad name fails on every rank alike, before anything collective.
+  GS_ASSIGN_OR_RETURN(Device d, ParseDevice(device));
+  return LoadRankModel(path, comm, d);
+}
+
+}  // namespace
+
 std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
-                                           Communicator& comm, int* exit_code) {
-  auto rm = LoadRankModel(path, comm);
+                                           Communicator& comm, int* exit_code,
+                                           const std::string& device) {
+  auto rm = LoadOnDevice(path, comm, device);
   if (rm.ok()) return std::move(rm).value();
   // A failing rank prints its own error; rank 0 also prints the summary
   // naming the ranks that failed.
@@ -15,6 +28,13 @@ std::optional<RankModel> LoadModelOrReport(const std::string& command, const std
   }
   *exit_code = rm.status().code() == StatusCode::kInvalidArgument ? kUsageError : 1;
   return std::nullopt;
+}
+
+void AddDeviceOption(CLI::App& app, std::string* device) {
+  app.add_option("--device", *device,
+                 "Where each rank computes: cpu, or cuda (one GPU per rank, BF16). "
+                 "Default: cuda when every rank has a GPU of its own, else cpu")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
 }  // namespace gs::launcher

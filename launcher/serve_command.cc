@@ -19,6 +19,7 @@ struct ServeCliOpts {
   int kv_blocks = 0;
   double kv_cache_mb = 512;
   int threads = 1;
+  std::string device;  // "" = cuda when usable, else cpu
 };
 
 int RunServe(ServeCliOpts o, int* argc, char*** argv) {
@@ -33,10 +34,10 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
     IgnoreStopSignals();
   }
   int load_error = 0;
-  auto rm = LoadModelOrReport("serve", o.serve.model_path, comm, &load_error);
+  auto rm = LoadModelOrReport("serve", o.serve.model_path, comm, &load_error, o.device);
   if (!rm) return load_error;
-  LlamaModel& model = *rm->model;
-  model.SetThreads(o.threads);
+  ModelRunner& runner = *rm->runner;
+  if (rm->model) rm->model->SetThreads(o.threads);
   const ShardPlan& plan = *rm->plan;
 
   std::unique_ptr<Tokenizer> tok;
@@ -56,8 +57,9 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
       int groups = 0;
       for (const RankShard& r : plan.ranks()) groups = std::max(groups, r.n_local_groups());
       const ModelConfig& c = plan.config();
-      const int64_t block_bytes =
-          KvCache::BytesPerToken(c.n_layers, groups, c.head_dim) * o.serve.engine.block_size;
+      // fp32 K/V on the CPU, BF16 on a GPU.
+      const int64_t block_bytes = 2LL * c.n_layers * groups * c.head_dim *
+                                  runner.kv_element_bytes() * o.serve.engine.block_size;
       setup[0] = static_cast<int32_t>(o.kv_cache_mb * (1 << 20) / static_cast<double>(block_bytes));
       if (setup[0] < 1) {
         std::cerr << "groupshard serve: --kv-cache-mb " << o.kv_cache_mb
@@ -68,21 +70,20 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
   }
   comm.Broadcast(setup, sizeof(setup), 0);
   if (setup[1] != 0) return setup[1];
-  std::unique_ptr<KvCache> cache = model.MakeKvCache(setup[0], o.serve.engine.block_size);
+  runner.AllocateKvCache(setup[0], o.serve.engine.block_size);
   if (!leader) {
-    RunWorker(model, *cache, comm);
+    RunWorker(runner, comm);
     return 0;
   }
   o.serve.engine.n_blocks = setup[0];
-  Status st = ServeOnLeader(o.serve, model, *cache, comm, plan, *tok, *stop,
-                            [&](const std::string& address) {
-                              std::printf("groupshard serving on %s\n", address.c_str());
-                              std::fflush(stdout);
-                              std::fprintf(stderr,
-                                           "[%d rank(s), %d KV blocks of %d tokens, pid %d]\n",
-                                           comm.size(), setup[0], o.serve.engine.block_size,
-                                           static_cast<int>(getpid()));
-                            });
+  Status st =
+      ServeOnLeader(o.serve, runner, comm, plan, *tok, *stop, [&](const std::string& address) {
+        std::printf("groupshard serving on %s\n", address.c_str());
+        std::fflush(stdout);
+        std::fprintf(stderr, "[%d rank(s) on %s, %d KV blocks of %d tokens, pid %d]\n", comm.size(),
+                     DeviceName(rm->device), setup[0], o.serve.engine.block_size,
+                     static_cast<int>(getpid()));
+      });
   if (!st.ok()) {
     std::cerr << "groupshard serve: " << st.ToString() << "\n";
     return 1;
@@ -137,9 +138,10 @@ RunFn AddServeCommand(CLI::App& app) {
                  "max_tokens for requests that do not set it")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--threads", o->threads, "Kernel threads per rank")
+  app.add_option("--threads", o->threads, "Kernel threads per rank (cpu)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  AddDeviceOption(app, &o->device);
   return [o](int* argc, char*** argv) { return RunServe(*o, argc, argv); };
 }
 

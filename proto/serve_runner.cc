@@ -32,11 +32,11 @@ void IgnoreStopSignals() {
   std::signal(SIGUSR1, SIG_IGN);
 }
 
-Status ServeOnLeader(const ServeOptions& options, LlamaModel& model, KvCache& cache,
-                     Communicator& comm, const ShardPlan& plan, const Tokenizer& tokenizer,
+Status ServeOnLeader(const ServeOptions& options, ModelRunner& runner, Communicator& comm,
+                     const ShardPlan& plan, const Tokenizer& tokenizer,
                      const std::atomic<bool>& stop,
                      const std::function<void(const std::string& address)>& on_ready) {
-  Engine engine(model, cache, comm, options.engine);
+  Engine engine(runner, comm, options.engine);
   ServingQueue queue({options.max_queue + options.engine.scheduler.max_running});
   ServingLoop loop(engine, tokenizer, queue);
 
@@ -44,8 +44,7 @@ Status ServeOnLeader(const ServeOptions& options, LlamaModel& model, KvCache& ca
   info.model_path = options.model_path;
   info.plan = &plan;
   const ModelConfig& c = plan.config();
-  info.kv_bytes_per_token_rank0 =
-      KvCache::BytesPerToken(c.n_layers, plan.rank(0).n_local_groups(), c.head_dim);
+  info.kv_bytes_per_token_rank0 = runner.kv_bytes_per_token();
   info.limits.max_position = c.max_position;
   info.limits.vocab_size = c.vocab_size;
   info.limits.kv_tokens = options.engine.n_blocks * options.engine.block_size;

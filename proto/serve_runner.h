@@ -8,8 +8,7 @@
 #include <string>
 
 #include "core/engine.h"
-#include "core/kv_cache.h"
-#include "core/llama_model.h"
+#include "core/model_runner.h"
 #include "core/status.h"
 #include "core/tokenizer.h"
 #include "parallel/communicator.h"
@@ -31,8 +30,10 @@ struct ServeOptions {
 // (which releases the other ranks from RunWorker) before returning.
 // on_ready(address) runs once the server accepts calls. The Engine is
 // shut down on every path, errors included.
-Status ServeOnLeader(const ServeOptions& options, LlamaModel& model, KvCache& cache,
-                     Communicator& comm, const ShardPlan& plan, const Tokenizer& tokenizer,
+// `runner` is rank 0's shard (its KV cache sized by options.engine) and
+// `comm` the host communicator the steps travel on.
+Status ServeOnLeader(const ServeOptions& options, ModelRunner& runner, Communicator& comm,
+                     const ShardPlan& plan, const Tokenizer& tokenizer,
                      const std::atomic<bool>& stop,
                      const std::function<void(const std::string& address)>& on_ready);
 

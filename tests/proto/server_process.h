@@ -33,9 +33,11 @@ class ServerProcess {
     out_path_ = dir_ + "/stdout.txt";
     err_path_ = dir_ + "/stderr.txt";
     std::vector<std::string> args = {"mpirun", "--allow-run-as-root", "--oversubscribe",
-                                     "--bind-to", "none", "--mca", "btl", "self,vader,tcp",
-                                     "-np", std::to_string(np), GroupshardBin(), "serve",
-                                     "--model", model, "--listen", "127.0.0.1:0"};
+                                     "--bind-to", "none", "--mca", "btl", "self,vader,tcp", "-np",
+                                     std::to_string(np), GroupshardBin(), "serve", "--model", model,
+                                     "--listen", "127.0.0.1:0",
+                                     // CPU numerics and timings even where GPUs are present.
+                                     "--device", "cpu"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = fork();
     if (pid_ == 0) {

@@ -1,0 +1,17 @@
+#include "core/cpu_model_runner.h"
+
+#include "core/check.h"
+
+namespace gs {
+
+void CpuModelRunner::AllocateKvCache(int n_blocks, int block_size) {
+  CHECK(cache_ == nullptr) << "AllocateKvCache called twice";
+  cache_ = model_.MakeKvCache(n_blocks, block_size);
+}
+
+void CpuModelRunner::Forward(const ModelInput& in, float* logits) {
+  CHECK(cache_ != nullptr) << "AllocateKvCache before Forward";
+  model_.Forward(in, *cache_, logits);
+}
+
+}  // namespace gs

@@ -1,0 +1,50 @@
+// What the engine drives on each rank: one tensor-parallel shard of the model
+// together with the KV cache it was given, on some device. The engine and
+// the workers only call Forward; the step itself (ModelInput) travels over
+// the host communicator (StepChannel), whatever the device.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/model_config.h"
+#include "core/model_input.h"
+#include "parallel/shard_plan.h"
+
+namespace gs {
+
+class ModelRunner {
+ public:
+  virtual ~ModelRunner() = default;
+
+  // Makes the (zeroed) KV cache: n_blocks blocks of block_size tokens for
+  // this rank's groups. Once, before the first Forward.
+  virtual void AllocateKvCache(int n_blocks, int block_size) = 0;
+
+  // Collective over the runner's own communicator: every rank calls it with
+  // the same `in`. Appends K/V of `in` to the cache and, on rank 0, writes
+  // logits [in.logit_rows.size(), vocab] to host memory `logits`; other
+  // ranks may pass nullptr.
+  virtual void Forward(const ModelInput& in, float* logits) = 0;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual const RankShard& shard() const = 0;
+  // The KV cache this runner holds (0 blocks before AllocateKvCache): its
+  // blocks, tokens per block, and the bytes of one K or V element (4 for
+  // fp32, 2 for BF16).
+  virtual int kv_blocks() const = 0;
+  virtual int kv_block_size() const = 0;
+  virtual int kv_element_bytes() const = 0;
+  // Bytes of weights resident on this rank's device.
+  virtual int64_t weight_bytes() const = 0;
+  // "cpu", or "cuda:<device index>".
+  virtual std::string device_name() const = 0;
+
+  // K+V bytes one token occupies on this rank.
+  int64_t kv_bytes_per_token() const {
+    return 2LL * config().n_layers * shard().n_local_groups() * config().head_dim *
+           kv_element_bytes();
+  }
+};
+
+}  // namespace gs
