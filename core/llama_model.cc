@@ -132,9 +132,9 @@ void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
     Layer& L = layers_[il];
     // Attention block: column-parallel QKV on local heads/groups, row-parallel O.
     kernels::RmsNorm(x, L.attn_norm.data(), n, H, c.rms_norm_eps, h);
-    L.q.Forward(h, n, q_.data(), pool);   // [n, nh, hd]
-    L.k.Forward(h, n, k_.data(), pool);   // [n, ng, hd]
-    L.v.Forward(h, n, v_.data(), pool);   // [n, ng, hd]
+    // q [n, nh, hd], k and v [n, ng, hd]
+    ColumnParallelLinear::ForwardShared(h, n, {{&L.q, q_.data()}, {&L.k, k_.data()}, {&L.v, v_.data()}},
+                                        pool, act_);
     kernels::RopeApply(q_.data(), n, nh, c.head_dim, in.positions.data(), inv_freq_);
     kernels::RopeApply(k_.data(), n, ng, c.head_dim, in.positions.data(), inv_freq_);
     if (observer_) observer_(il, q_.data(), k_.data(), n);
@@ -142,14 +142,14 @@ void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
     kernels::KvAppend(k_.data(), v_.data(), n, in.slots.data(), kv);
     kernels::PagedAttention(q_.data(), kv, batch, head_group_.data(), nh, scale, attn_.data(),
                             pool);
-    L.o.Forward(attn_.data(), n, h, pool);  // all-reduce #1
+    L.o.Forward(attn_.data(), n, h, pool, act_);  // all-reduce #1
     for (int64_t i = 0; i < n * H; ++i) x[i] += h[i];
     // MLP block: column-parallel gate/up on this rank's I-range, row-parallel down.
     kernels::RmsNorm(x, L.mlp_norm.data(), n, H, c.rms_norm_eps, h);
-    L.gate.Forward(h, n, gate_.data(), pool);
-    L.up.Forward(h, n, up_.data(), pool);
+    ColumnParallelLinear::ForwardShared(h, n, {{&L.gate, gate_.data()}, {&L.up, up_.data()}},
+                                        pool, act_);
     kernels::SiluMul(gate_.data(), up_.data(), n * I_r, gate_.data());
-    L.down.Forward(gate_.data(), n, h, pool);  // all-reduce #2
+    L.down.Forward(gate_.data(), n, h, pool, act_);  // all-reduce #2
     for (int64_t i = 0; i < n * H; ++i) x[i] += h[i];
   }
   const int64_t nl = static_cast<int64_t>(in.logit_rows.size());
@@ -158,7 +158,7 @@ void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
     kernels::RmsNorm(x + static_cast<int64_t>(in.logit_rows[j]) * H, final_norm_.data(), 1, H,
                      c.rms_norm_eps, hl_.data() + j * H);
   }
-  lm_head_->Forward(hl_.data(), nl, logits, pool);
+  lm_head_->Forward(hl_.data(), nl, logits, pool, act_);
 }
 
 }  // namespace gs

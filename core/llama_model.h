@@ -53,6 +53,11 @@ class LlamaModel {
   int threads() const { return pool_ ? pool_->size() : 1; }
   ThreadPool* thread_pool() const { return pool_.get(); }  // null when single-threaded
 
+  // How quantized weights meet activations (kernels::Activations; int8 by
+  // default). Call between Forward calls only.
+  void set_activations(kernels::Activations a) { act_ = a; }
+  kernels::Activations activations() const { return act_; }
+
   // A KV cache shaped for this rank's groups.
   std::unique_ptr<KvCache> MakeKvCache(int n_blocks, int block_size) const;
 
@@ -76,6 +81,7 @@ class LlamaModel {
   WeightBytes bytes_;
   LayerObserver observer_;
   std::unique_ptr<ThreadPool> pool_;  // null when single-threaded
+  kernels::Activations act_ = kernels::Activations::kInt8;
 
   // Scratch, grown on demand and reused across steps.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, hl_;

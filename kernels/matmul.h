@@ -1,26 +1,50 @@
 // y = x · Wᵀ for a batch of token rows: the projection behind every linear
 // layer. x [n_tokens, w.cols], y [n_tokens, w.rows] (overwritten).
 //
-// Weights are multiplied in their resident dtype: fp32, bf16/f16 (widened on
-// the fly), or Q8_0/Q4_0/Q4_1 blocks widened block by block against fp32
-// activations (the same result as dequantizing first). With
-// `int8_activations`, quantized weights instead meet activations quantized to
-// 8-bit blocks once per call and integer dot products: faster, at an error
-// bounded in tests/kernels/quant_matmul_test.cc, which is why it is not the
-// default. Output rows are split over `pool`
-// (null: the calling thread alone). Scratch is per calling thread and only
-// grows, so steady-state calls do not allocate.
+// Weights are multiplied in their resident dtype: fp32 and bf16/f16 (widened
+// on the fly) always against fp32 activations; Q8_0/Q4_0/Q4_1 blocks as
+// `act` says (see Activations). Output rows are split over `pool` (null: the
+// calling thread alone). Scratch is per calling thread and only grows, so
+// steady-state calls do not allocate.
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "core/thread_pool.h"
 #include "core/weight_matrix.h"
 
 namespace gs::kernels {
 
+// How quantized (Q8_0/Q4_0/Q4_1) weights meet the activations.
+enum class Activations {
+  // Each token's activations are rounded to 8-bit blocks of 32 (scale
+  // amax/127) once per product, and the blocks meet the weights in integer
+  // dot products. Several times faster; the error is bounded in
+  // tests/kernels/quant_matmul_test.cc. The default, as in llama.cpp.
+  kInt8,
+  // The weight blocks are widened to fp32 against fp32 activations: exactly
+  // the product with the dequantized weights.
+  kFp32,
+};
+
+// "int8" / "fp32".
+const char* ActivationsName(Activations a);
+
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y,
-            ThreadPool* pool = nullptr, bool int8_activations = false);
+            ThreadPool* pool = nullptr, Activations act = Activations::kInt8);
+
+// One product of a shared input: y = x · wᵀ.
+struct MatMulPart {
+  const WeightMatrix* w;
+  float* y;
+};
+
+// MatMul for several weights of the same input width (q/k/v, or gate/up),
+// at most four: with int8 activations the input is quantized once and one
+// pool job covers the rows of all of them. Each y is what MatMul gives.
+void MatMulShared(const float* x, int64_t n_tokens, std::initializer_list<MatMulPart> parts,
+                  ThreadPool* pool = nullptr, Activations act = Activations::kInt8);
 
 // Dot product of two fp32 vectors of length n.
 float Dot(const float* a, const float* b, int64_t n);

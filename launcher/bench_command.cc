@@ -1,6 +1,7 @@
 #include <iostream>
 #include <memory>
 
+#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/bench.h"
 #include "parallel/mpi_communicator.h"
@@ -14,6 +15,7 @@ struct BenchOpts {
   std::string model;
   BenchOptions bench;
   int threads = 1;
+  kernels::Activations act = kernels::Activations::kInt8;
   bool json = false;
 };
 
@@ -25,6 +27,7 @@ int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
   auto rm = LoadModelOrReport("bench", o.model, comm, &load_error);
   if (!rm) return load_error;
   rm->model->SetThreads(o.threads);
+  rm->model->set_activations(o.act);
   const BenchResult r = RunBench(*rm->model, comm, o.bench);
   if (leader) {
     if (o.json) {
@@ -50,6 +53,7 @@ RunFn AddBenchCommand(CLI::App& app) {
   app.add_option("--batch", o->bench.batch, "Sequences decoded together")
       ->check(CLI::PositiveNumber);
   app.add_option("--threads", o->threads, "Threads per rank")->check(CLI::PositiveNumber);
+  AddActivationsFlag(app, &o->act);
   app.add_flag("--json", o->json, "One JSON object on stdout");
   CLI::App* serve = app.add_subcommand("serve", "Load a running server");
   auto serve_run = AddBenchServeCommand(*serve);

@@ -49,14 +49,34 @@ StatusOr<ColumnParallelLinear> ColumnParallelLinear::Load(const WeightSource& sr
   return l;
 }
 
-void ColumnParallelLinear::Forward(const float* x, int64_t n, float* y, ThreadPool* pool) const {
-  kernels::MatMul(x, n, w_, y, pool);
-  if (!bias_.empty()) {
-    for (int64_t t = 0; t < n; ++t) {
-      float* row = y + t * w_.rows;
-      for (int64_t o = 0; o < w_.rows; ++o) row[o] += bias_[o];
-    }
+void ColumnParallelLinear::Forward(const float* x, int64_t n, float* y, ThreadPool* pool,
+                                   kernels::Activations act) const {
+  kernels::MatMul(x, n, w_, y, pool, act);
+  AddBias(n, y);
+}
+
+void ColumnParallelLinear::AddBias(int64_t n, float* y) const {
+  if (bias_.empty()) return;
+  for (int64_t t = 0; t < n; ++t) {
+    float* row = y + t * w_.rows;
+    for (int64_t o = 0; o < w_.rows; ++o) row[o] += bias_[o];
   }
+}
+
+void ColumnParallelLinear::ForwardShared(const float* x, int64_t n,
+                                         std::initializer_list<Part> parts, ThreadPool* pool,
+                                         kernels::Activations act) {
+  CHECK(parts.size() <= 4) << parts.size() << " parts";
+  kernels::MatMulPart mp[4];
+  int i = 0;
+  for (const Part& p : parts) mp[i++] = {&p.first->w_, p.second};
+  switch (parts.size()) {
+    case 1: kernels::MatMulShared(x, n, {mp[0]}, pool, act); break;
+    case 2: kernels::MatMulShared(x, n, {mp[0], mp[1]}, pool, act); break;
+    case 3: kernels::MatMulShared(x, n, {mp[0], mp[1], mp[2]}, pool, act); break;
+    default: kernels::MatMulShared(x, n, {mp[0], mp[1], mp[2], mp[3]}, pool, act); break;
+  }
+  for (const Part& p : parts) p.first->AddBias(n, p.second);
 }
 
 int64_t ColumnParallelLinear::weight_bytes() const {
@@ -76,8 +96,9 @@ StatusOr<RowParallelLinear> RowParallelLinear::Load(const WeightSource& src,
   return l;
 }
 
-void RowParallelLinear::Forward(const float* x, int64_t n, float* y, ThreadPool* pool) const {
-  kernels::MatMul(x, n, w_, y, pool);
+void RowParallelLinear::Forward(const float* x, int64_t n, float* y, ThreadPool* pool,
+                                   kernels::Activations act) const {
+  kernels::MatMul(x, n, w_, y, pool, act);
   comm_->AllReduceSum(y, static_cast<size_t>(n * w_.rows));
 }
 
@@ -123,15 +144,16 @@ StatusOr<ParallelLmHead> ParallelLmHead::Load(const WeightSource& src, const std
   return h;
 }
 
-void ParallelLmHead::Forward(const float* h, int64_t n, float* logits, ThreadPool* pool) {
+void ParallelLmHead::Forward(const float* h, int64_t n, float* logits, ThreadPool* pool,
+                             kernels::Activations act) {
   const int64_t vr = w_.rows;
   const int P = comm_->size();
   if (P == 1) {
-    kernels::MatMul(h, n, w_, logits, pool);
+    kernels::MatMul(h, n, w_, logits, pool, act);
     return;
   }
   local_.resize(n * vr);
-  kernels::MatMul(h, n, w_, local_.data(), pool);
+  kernels::MatMul(h, n, w_, local_.data(), pool, act);
   counts_.resize(P);
   std::vector<int>& counts = counts_;
   int64_t V = 0;

@@ -3,13 +3,16 @@
 // embedding) combine results across ranks.
 #pragma once
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "core/weight_matrix.h"
 #include "core/weight_source.h"
+#include "kernels/matmul.h"
 #include "parallel/communicator.h"
 
 namespace gs {
@@ -27,11 +30,21 @@ class ColumnParallelLinear {
   static StatusOr<ColumnParallelLinear> Load(const WeightSource& src, const std::string& prefix,
                                              Range out_rows, bool has_bias);
   // x [n, in], y [n, out_rows.size()]. `pool` splits the output rows.
-  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr) const;
+  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr,
+               kernels::Activations act = kernels::Activations::kInt8) const;
   int64_t out_features() const { return w_.rows; }
   int64_t weight_bytes() const;
 
+  // Forward of several layers that read the same x (q/k/v, gate/up) in one
+  // pass over the pool: parts are {layer, y}.
+  using Part = std::pair<const ColumnParallelLinear*, float*>;
+  static void ForwardShared(const float* x, int64_t n, std::initializer_list<Part> parts,
+                            ThreadPool* pool = nullptr,
+                            kernels::Activations act = kernels::Activations::kInt8);
+
  private:
+  void AddBias(int64_t n, float* y) const;
+
   WeightMatrix w_;
   std::vector<float> bias_;
 };
@@ -42,7 +55,8 @@ class RowParallelLinear {
   static StatusOr<RowParallelLinear> Load(const WeightSource& src, const std::string& prefix,
                                           Range in_cols, Communicator& comm);
   // x [n, in_cols.size()], y [n, out] (the full sum, on every rank).
-  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr) const;
+  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr,
+               kernels::Activations act = kernels::Activations::kInt8) const;
   int64_t out_features() const { return w_.rows; }
   int64_t weight_bytes() const { return w_.bytes(); }
 
@@ -76,7 +90,8 @@ class ParallelLmHead {
                                        const std::vector<Range>& vocab_rows_of_rank,
                                        Communicator& comm);
   // h [n, hidden] → on rank 0, logits [n, vocab]; elsewhere `logits` untouched.
-  void Forward(const float* h, int64_t n, float* logits, ThreadPool* pool = nullptr);
+  void Forward(const float* h, int64_t n, float* logits, ThreadPool* pool = nullptr,
+               kernels::Activations act = kernels::Activations::kInt8);
   int64_t weight_bytes() const { return w_.bytes(); }
 
  private:

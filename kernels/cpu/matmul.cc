@@ -67,7 +67,7 @@ template <DType D>
 inline void WidenBlock(const uint8_t* blk, __m256 out[4]) {
   uint16_t d16;
   std::memcpy(&d16, blk, 2);
-  const __m256 d = _mm256_set1_ps(HalfToFloat(d16));
+  const __m256 d = _mm256_set1_ps(_cvtsh_ss(d16));
   if constexpr (D == DType::kQ8_0) {
     const int8_t* qs = reinterpret_cast<const int8_t*>(blk + 2);
     for (int j = 0; j < 4; ++j) {
@@ -85,7 +85,7 @@ inline void WidenBlock(const uint8_t* blk, __m256 out[4]) {
     if constexpr (D == DType::kQ4_1) {
       uint16_t m16;
       std::memcpy(&m16, blk + 2, 2);
-      bias = _mm256_set1_ps(HalfToFloat(m16));
+      bias = _mm256_set1_ps(_cvtsh_ss(m16));
     }
     for (int j = 0; j < 4; ++j) {
       const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[j]));
@@ -154,25 +154,6 @@ void Fp32Rows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_
   }
 }
 
-// Rows [r0, r1) of a block-quantized weight matrix; xq holds the quantized
-// activations, nb blocks per token.
-void QuantRows(const cpu::Q8Act* xq, int64_t n, const WeightMatrix& w, cpu::QuantDotFn dot,
-               float* y, int64_t r0, int64_t r1) {
-  const int64_t nb = w.cols / cpu::kQBlock, rb = RowBytes(w.dtype, w.cols), N = w.rows;
-  constexpr int64_t kRowTile = 16;
-  for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
-    const int64_t o1 = std::min(r1, o0 + kRowTile);
-    for (int64_t t = 0; t < n; t += cpu::kMaxTokens) {
-      const int nt = static_cast<int>(std::min<int64_t>(cpu::kMaxTokens, n - t));
-      for (int64_t o = o0; o < o1; ++o) {
-        float out[cpu::kMaxTokens];
-        dot(w.data.data() + o * rb, xq + t * nb, nb, nt, out);
-        for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
-      }
-    }
-  }
-}
-
 // Splits the output rows over the pool (or runs them here).
 template <class Fn>
 void ForRows(ThreadPool* pool, int64_t rows, Fn&& fn) {
@@ -197,10 +178,14 @@ float Dot(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
+const char* ActivationsName(Activations a) {
+  return a == Activations::kInt8 ? "int8" : "fp32";
+}
+
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool* pool,
-            bool int8_activations) {
+            Activations act) {
   if (n_tokens == 0) return;
-  if (!int8_activations) {
+  if (act == Activations::kFp32) {
     switch (w.dtype) {
       case DType::kQ8_0:
         return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
@@ -243,14 +228,54 @@ void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, T
       for (int64_t t = 0; t < n_tokens; ++t) {
         cpu::QuantizeRowQ8(x + t * w.cols, w.cols, xq.data() + t * nb);
       }
-      const cpu::QuantDotFn dot = cpu::PickQuantDot(w.dtype);
+      const cpu::QuantRowsFn rows = cpu::PickQuantRows(w.dtype);
       const cpu::Q8Act* xqp = xq.data();
+      const int64_t rb = RowBytes(w.dtype, w.cols);
       return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        QuantRows(xqp, n_tokens, w, dot, y, r0, r1);
+        rows(w.data.data(), rb, xqp, nb, n_tokens, w.rows, y, r0, r1);
       });
     }
   }
   CHECK(false) << "MatMul: no CPU kernel for " << DTypeName(w.dtype);
+}
+
+void MatMulShared(const float* x, int64_t n_tokens, std::initializer_list<MatMulPart> parts,
+                  ThreadPool* pool, Activations act) {
+  constexpr int kMaxParts = 4;
+  CHECK(parts.size() >= 1 && parts.size() <= kMaxParts) << parts.size() << " parts";
+  const MatMulPart* p = parts.begin();
+  const int np = static_cast<int>(parts.size());
+  bool fused = act == Activations::kInt8 && n_tokens > 0;
+  for (int i = 0; i < np && fused; ++i) {
+    const DType t = p[i].w->dtype;
+    fused = (t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1) &&
+            p[i].w->cols == p[0].w->cols && p[0].w->cols % cpu::kQBlock == 0;
+  }
+  if (!fused) {
+    for (int i = 0; i < np; ++i) MatMul(x, n_tokens, *p[i].w, p[i].y, pool, act);
+    return;
+  }
+  const int64_t cols = p[0].w->cols, nb = cols / cpu::kQBlock;
+  thread_local std::vector<cpu::Q8Act> xq;
+  if (static_cast<int64_t>(xq.size()) < n_tokens * nb) xq.resize(n_tokens * nb);
+  for (int64_t t = 0; t < n_tokens; ++t) cpu::QuantizeRowQ8(x + t * cols, cols, xq.data() + t * nb);
+  // The parts' rows laid end to end; each thread takes a range of them.
+  int64_t first_row[kMaxParts + 1] = {0};
+  cpu::QuantRowsFn fns[kMaxParts];
+  for (int i = 0; i < np; ++i) {
+    first_row[i + 1] = first_row[i] + p[i].w->rows;
+    fns[i] = cpu::PickQuantRows(p[i].w->dtype);
+  }
+  const cpu::Q8Act* xqp = xq.data();
+  ForRows(pool, first_row[np], [&](int64_t r0, int64_t r1, int) {
+    for (int i = 0; i < np; ++i) {
+      const int64_t b = std::max(r0, first_row[i]), e = std::min(r1, first_row[i + 1]);
+      if (b >= e) continue;
+      const WeightMatrix& w = *p[i].w;
+      fns[i](w.data.data(), RowBytes(w.dtype, cols), xqp, nb, n_tokens, w.rows, p[i].y,
+             b - first_row[i], e - first_row[i]);
+    }
+  });
 }
 
 }  // namespace gs::kernels

@@ -1,6 +1,6 @@
 // Building blocks of the quantized matrix products (CPU): activations
-// quantized to 8-bit blocks once per product, and integer dot products of one
-// weight row in its stored block format against up to kMaxTokens such rows.
+// quantized to 8-bit blocks once per product, and integer dot products of
+// weight rows in their stored block format against such activation rows.
 #pragma once
 
 #include <cstdint>
@@ -10,26 +10,32 @@
 namespace gs::kernels::cpu {
 
 constexpr int kQBlock = 32;
-constexpr int kMaxTokens = 4;
 
-// 32 activations as q[i] * d; s = d * sum(q) feeds the offset terms of
-// Q4_0 (-8) and Q4_1 (the block minimum).
-struct Q8Act {
-  float d;
-  float s;
+// 32 activations as q[i] * d[i / 4]: a scale per group of four values, so an
+// outlier coarsens the rounding of its three neighbours only (the integer dot
+// products sum four adjacent products per lane, so the group scales cost
+// nothing extra). s[j] = d[j] * (sum of the group's q) feeds the offset term
+// of Q4_0 (-8 d) and Q4_1 (m).
+struct alignas(32) Q8Act {
   int8_t q[kQBlock];
+  float d[kQBlock / 4];
+  float s[kQBlock / 4];
 };
 
-// x [k] (k a multiple of 32) → k / 32 blocks, rounding to nearest.
+// x [k] (k a multiple of 32) → k / 32 blocks: d = amax / 127 per group of
+// four, q rounded to nearest.
 void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out);
 
-// out[t] = dot(weight row w, activation row x + t * nb) for t < n_tok
-// (n_tok <= kMaxTokens); nb = blocks per row.
-using QuantDotFn = void (*)(const uint8_t* w, const Q8Act* x, int64_t nb, int n_tok, float* out);
+// Rows [r0, r1) of y [n, n_out] = x · Wᵀ: w is the whole weight matrix in its
+// block format (row_bytes per row), x holds n activation rows of nb blocks.
+// A token's outputs are bitwise the same whatever n is (batching does not
+// change results).
+using QuantRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const Q8Act* x, int64_t nb,
+                             int64_t n, int64_t n_out, float* y, int64_t r0, int64_t r1);
 
 // The fastest kernel for Q8_0/Q4_0/Q4_1 weights this CPU runs; `allow_wide`
 // false forces the AVX2 baseline (for tests that compare the two).
-QuantDotFn PickQuantDot(DType t, bool allow_wide = true);
+QuantRowsFn PickQuantRows(DType t, bool allow_wide = true);
 
 // True when AVX-512 VNNI (with VL) is available at run time.
 bool CpuHasAvx512Vnni();

@@ -40,6 +40,7 @@ std::vector<std::vector<float>> Logits(const std::string& path, const std::vecto
   auto model = LlamaModel::Load(**src, *ShardPlan::Make((*src)->config(), 1), comm);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   if (!model.ok()) return {};
+  (*model)->set_activations(kernels::Activations::kFp32);  // the exact product
   gs::testing::SequenceRunner run(**model, 64);
   return run.Feed(ids);
 }

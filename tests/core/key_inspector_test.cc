@@ -26,7 +26,9 @@ std::unique_ptr<LlamaModel> LoadModel(const std::string& path,
   auto model = LlamaModel::Load(**src, *plan, comm);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   *keep = std::move(src).value();
-  return model.ok() ? std::move(model).value() : nullptr;
+  if (!model.ok()) return nullptr;
+  (*model)->set_activations(kernels::Activations::kFp32);  // the exact product
+  return std::move(model).value();
 }
 
 class KeysGoldenTest : public ::testing::TestWithParam<std::string> {};

@@ -3,9 +3,9 @@
 // the unquantized activations.
 //
 // Tolerance. Quantized weights are multiplied with activations rounded to
-// 8-bit blocks (scale d = amax/127 per 32 values), so each activation moves
-// by at most d/2 = amax/254. The test asserts, per output,
-//   |y - ref| <= sum over blocks of (sum |w| in block) * amax_x(block) / 254
+// 8 bits with a scale per group of four (d = amax/127), so each activation
+// moves by at most d/2 = amax/254. The test asserts, per output,
+//   |y - ref| <= sum over groups of (sum |w| in group) * amax_x(group) / 254
 //                + 1e-5 * sum |w * x|
 // (the second term covers fp32 accumulation). Float weights (fp32, bf16,
 // f16) are exact up to fp32 rounding: |y - ref| <= 1e-5 * sum |w * x|.
@@ -89,7 +89,8 @@ void CheckAgainstReference(DType t, const Shape& s, uint32_t seed, bool int8 = t
   x[3] = 25.0f;  // an outlier, as real activations have
   ThreadPool pool(s.threads);
   std::vector<float> y(s.tokens * s.rows, NAN);
-  kernels::MatMul(x.data(), s.tokens, w, y.data(), &pool, int8);
+  kernels::MatMul(x.data(), s.tokens, w, y.data(), &pool,
+                  int8 ? kernels::Activations::kInt8 : kernels::Activations::kFp32);
 
   // The fp32-activation path is exact up to fp32 rounding.
   const bool quant = BlockElems(t) > 1 && int8;
@@ -101,9 +102,9 @@ void CheckAgainstReference(DType t, const Shape& s, uint32_t seed, bool int8 = t
     for (int64_t tk = 0; tk < s.tokens; ++tk) {
       const float* xr = x.data() + tk * s.cols;
       double ref = 0, mag = 0, bound = 0;
-      for (int64_t b = 0; b < s.cols; b += 32) {
+      for (int64_t b = 0; b < s.cols; b += 4) {
         double amax = 0, wabs = 0;
-        for (int64_t i = b; i < std::min(s.cols, b + 32); ++i) {
+        for (int64_t i = b; i < std::min(s.cols, b + 4); ++i) {
           ref += static_cast<double>(wrow[i]) * xr[i];
           mag += std::fabs(static_cast<double>(wrow[i]) * xr[i]);
           amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
@@ -140,40 +141,118 @@ TEST(QuantMatMulTest, FloatPathsTakeOddWidths) {
   }
 }
 
+// Quantizes n rows of x (k wide) to activation blocks.
+std::vector<kernels::cpu::Q8Act> QuantizeRows(const std::vector<float>& x, int64_t n, int64_t k) {
+  std::vector<kernels::cpu::Q8Act> xq(n * k / 32);
+  for (int64_t t = 0; t < n; ++t) kernels::cpu::QuantizeRowQ8(x.data() + t * k, k, &xq[t * k / 32]);
+  return xq;
+}
+
 // The AVX-512 VNNI kernels (when this CPU has them) compute the same integer
 // sums as the AVX2 baseline.
 TEST(QuantMatMulTest, WideKernelsMatchBaseline) {
   if (!kernels::cpu::CpuHasAvx512Vnni()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   std::mt19937 rng(7);
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
-    const WeightMatrix w = RandomMatrix(t, 1, 512, rng);
-    std::vector<float> x(4 * 512);
+    const WeightMatrix w = RandomMatrix(t, 9, 512, rng);
+    std::vector<float> x(7 * 512);
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     for (float& v : x) v = gauss(rng);
-    std::vector<kernels::cpu::Q8Act> xq(4 * 16);
-    for (int tk = 0; tk < 4; ++tk)
-      kernels::cpu::QuantizeRowQ8(x.data() + tk * 512, 512, &xq[tk * 16]);
-    for (int nt = 1; nt <= 4; ++nt) {
-      float a[4], b[4];
-      kernels::cpu::PickQuantDot(t, false)(w.data.data(), xq.data(), 16, nt, a);
-      kernels::cpu::PickQuantDot(t, true)(w.data.data(), xq.data(), 16, nt, b);
-      for (int i = 0; i < nt; ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::fabs(a[i])));
+    const auto xq = QuantizeRows(x, 7, 512);
+    const int64_t rb = RowBytes(t, 512);
+    for (int nt = 1; nt <= 7; ++nt) {
+      std::vector<float> a(nt * 9), b(nt * 9);
+      kernels::cpu::PickQuantRows(t, false)(w.data.data(), rb, xq.data(), 16, nt, 9, a.data(), 0, 9);
+      kernels::cpu::PickQuantRows(t, true)(w.data.data(), rb, xq.data(), 16, nt, 9, b.data(), 0, 9);
+      for (int i = 0; i < nt * 9; ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::fabs(a[i])));
     }
+  }
+}
+
+// A token's outputs are bitwise the same computed alone or inside any batch,
+// over any row range: serving relies on it (a request's tokens do not depend
+// on what else is running).
+TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
+  std::mt19937 rng(11);
+  const int64_t rows = 23, cols = 192, nb = cols / 32;
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+    SCOPED_TRACE(DTypeName(t));
+    const WeightMatrix w = RandomMatrix(t, rows, cols, rng);
+    const int64_t n = 11;
+    std::vector<float> x(n * cols);
+    std::normal_distribution<float> gauss(0.0f, 1.0f);
+    for (float& v : x) v = gauss(rng);
+    const auto xq = QuantizeRows(x, n, cols);
+    const int64_t rb = RowBytes(t, cols);
+    const auto rows_fn = kernels::cpu::PickQuantRows(t);
+    std::vector<float> all(n * rows);
+    rows_fn(w.data.data(), rb, xq.data(), nb, n, rows, all.data(), 0, rows);
+    for (int64_t tk = 0; tk < n; ++tk) {
+      std::vector<float> one(rows);
+      // Alone, and in two row ranges that split the 4-row tiles unevenly.
+      rows_fn(w.data.data(), rb, xq.data() + tk * nb, nb, 1, rows, one.data(), 0, 7);
+      rows_fn(w.data.data(), rb, xq.data() + tk * nb, nb, 1, rows, one.data(), 7, rows);
+      for (int64_t o = 0; o < rows; ++o) {
+        ASSERT_EQ(one[o], all[tk * rows + o]) << "token " << tk << " row " << o;
+      }
+    }
+  }
+}
+
+// The int8 path is exactly the fp32 product of the weights with the rounded
+// activations (q * d), up to fp32 summation: the only error is the rounding
+// the tolerance above accounts for.
+TEST(QuantMatMulTest, Int8PathIsTheProductWithRoundedActivations) {
+  std::mt19937 rng(21);
+  const int64_t rows = 37, cols = 576, n = 5, nb = cols / 32;
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+    SCOPED_TRACE(DTypeName(t));
+    const WeightMatrix w = RandomMatrix(t, rows, cols, rng);
+    std::vector<float> x(n * cols);
+    std::normal_distribution<float> gauss(0.0f, 1.0f);
+    for (float& v : x) v = gauss(rng);
+    x[40] = 30.0f;
+    const auto xq = QuantizeRows(x, n, cols);
+    std::vector<float> xr(n * cols);
+    for (int64_t i = 0; i < n * cols; ++i) xr[i] = xq[i / 32].q[i % 32] * xq[i / 32].d[(i % 32) / 4];
+    std::vector<float> y8(n * rows), y32(n * rows);
+    kernels::MatMul(x.data(), n, w, y8.data(), nullptr, kernels::Activations::kInt8);
+    kernels::MatMul(xr.data(), n, w, y32.data(), nullptr, kernels::Activations::kFp32);
+    std::vector<float> wrow(cols);
+    for (int64_t o = 0; o < rows; ++o) {
+      DequantizeRow(t, w.data.data() + o * RowBytes(t, cols), wrow.data(), cols);
+      for (int64_t tk = 0; tk < n; ++tk) {
+        double mag = 0;
+        for (int64_t i = 0; i < cols; ++i) mag += std::fabs(wrow[i] * xr[tk * cols + i]);
+        ASSERT_NEAR(y8[tk * rows + o], y32[tk * rows + o], 2e-6 * mag)
+            << "row " << o << " token " << tk;
+      }
+    }
+    (void)nb;
   }
 }
 
 TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
   std::vector<float> x(64);
   for (int i = 0; i < 64; ++i) x[i] = std::sin(0.37f * i) * (i < 32 ? 1.0f : 100.0f);
+  x[5] = 0.0f;
+  x[9] = 40.0f;  // an outlier coarsens its own group only
+  for (int i = 12; i < 16; ++i) x[i] = 0.0f;  // an all-zero group
   std::vector<kernels::cpu::Q8Act> q(2);
   kernels::cpu::QuantizeRowQ8(x.data(), 64, q.data());
   for (int i = 0; i < 64; ++i) {
     const auto& b = q[i / 32];
-    EXPECT_NEAR(b.q[i % 32] * b.d, x[i], b.d * 0.5f + 1e-6f) << i;
+    const float d = b.d[(i % 32) / 4];
+    float amax = 0;
+    for (int j = i / 4 * 4; j < i / 4 * 4 + 4; ++j) amax = std::max(amax, std::fabs(x[j]));
+    EXPECT_FLOAT_EQ(d, amax / 127.0f) << i;
+    EXPECT_NEAR(b.q[i % 32] * d, x[i], d * 0.5f + 1e-6f) << i;
+    if (i % 4 == 0) {
+      const int g = (i % 32) / 4;
+      const float sum = (b.q[4 * g] + b.q[4 * g + 1] + b.q[4 * g + 2] + b.q[4 * g + 3]) * d;
+      EXPECT_NEAR(b.s[g], sum, 1e-6f * (1 + std::fabs(sum))) << i;
+    }
   }
-  float s0 = 0;
-  for (int i = 0; i < 32; ++i) s0 += q[0].q[i];
-  EXPECT_FLOAT_EQ(q[0].s, q[0].d * s0);
 }
 
 }  // namespace
