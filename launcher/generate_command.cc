@@ -10,6 +10,7 @@
 #include "core/sampler.h"
 #include "core/stop_checker.h"
 #include "core/tokenizer.h"
+#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/rank_model.h"
@@ -31,6 +32,7 @@ struct GenerateOpts {
   int block_size = 16;
   int threads = 1;
   std::string device;  // "" = cuda when usable, else cpu
+  kernels::Activations act = kernels::Activations::kInt8;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -53,7 +55,10 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
     std::fprintf(stderr, "loaded in %.1f s on %s\n", Seconds(t_load, Clock::now()),
                  runner.device_name().c_str());
   }
-  if (rm->model) rm->model->SetThreads(o.threads);
+  if (rm->model) {
+    rm->model->SetThreads(o.threads);
+    rm->model->set_activations(o.act);
+  }
 
   // Rank 0 tokenizes; the others only learn the cache size.
   std::unique_ptr<Tokenizer> tok;
@@ -220,6 +225,7 @@ RunFn AddGenerateCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   app.add_option("--threads", o->threads, "Threads per rank (cpu)")->check(CLI::PositiveNumber);
   AddDeviceOption(app, &o->device);
+  AddActivationsFlag(app, &o->act);
   return [o](int* argc, char*** argv) { return RunGenerate(*o, argc, argv); };
 }
 

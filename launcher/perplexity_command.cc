@@ -9,6 +9,7 @@
 
 #include "core/perplexity.h"
 #include "core/tokenizer.h"
+#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/rank_model.h"
@@ -27,6 +28,7 @@ struct PerplexityOpts {
   int stride = 0;
   bool json = false;
   std::string device;  // "" = cuda when usable, else cpu
+  kernels::Activations act = kernels::Activations::kInt8;
 };
 
 StatusOr<std::string> ReadAll(const std::string& path) {
@@ -71,6 +73,7 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
   int load_error = 0;
   auto rm = LoadModelOrReport("perplexity", o.model, comm, &load_error, o.device);
   if (!rm) return load_error;
+  if (rm->model) rm->model->set_activations(o.act);
   ModelRunner& runner = *rm->runner;
   if (!o.context_given) o.context = std::min(o.context, runner.config().max_position);
 
@@ -150,6 +153,7 @@ RunFn AddPerplexityCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", o->json, "Print one JSON object");
   AddDeviceOption(app, &o->device);
+  AddActivationsFlag(app, &o->act);
   return [o, ctx, file, ids](int* argc, char*** argv) {
     if (file->count() == 0 && ids->count() == 0) {
       std::cerr << "groupshard perplexity: give --file TEXT or --tokens-file IDS\n";

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/tokenizer.h"
+#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/rank_model.h"
@@ -20,6 +21,7 @@ struct ServeCliOpts {
   double kv_cache_mb = 512;
   int threads = 1;
   std::string device;  // "" = cuda when usable, else cpu
+  kernels::Activations act = kernels::Activations::kInt8;
 };
 
 int RunServe(ServeCliOpts o, int* argc, char*** argv) {
@@ -37,7 +39,10 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
   auto rm = LoadModelOrReport("serve", o.serve.model_path, comm, &load_error, o.device);
   if (!rm) return load_error;
   ModelRunner& runner = *rm->runner;
-  if (rm->model) rm->model->SetThreads(o.threads);
+  if (rm->model) {
+    rm->model->SetThreads(o.threads);
+    rm->model->set_activations(o.act);
+  }
   const ShardPlan& plan = *rm->plan;
 
   std::unique_ptr<Tokenizer> tok;
@@ -142,6 +147,7 @@ RunFn AddServeCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   AddDeviceOption(app, &o->device);
+  AddActivationsFlag(app, &o->act);
   return [o](int* argc, char*** argv) { return RunServe(*o, argc, argv); };
 }
 

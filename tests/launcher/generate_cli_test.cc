@@ -1,6 +1,8 @@
 // `groupshard generate` and `groupshard plan` as a user runs them: the real
 // binary, the real model, under mpirun where ranks matter.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -38,9 +40,12 @@ nlohmann::json GenerateJson(const std::string& args, int np = 0) {
 TEST(GenerateCliTest, ChatAnswersParis) {
   REQUIRE_SMOL();
   std::string out;
+  // The exact product: the first token is a near tie ("The" p=0.152 against
+  // "L" p=0.144 in fp32), which the rounding of int8 activations tips the
+  // other way on one rank.
   const int rc = RunCommand("timeout 120 " + GroupshardBin() + " generate --model " + Smol() +
                                 " --chat --prompt 'What is the capital of France?' "
-                                "--temperature 0 --max-tokens 24",
+                                "--temperature 0 --max-tokens 24 --activations fp32",
                             &out);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("Paris"), std::string::npos) << out;
@@ -57,6 +62,26 @@ TEST(GenerateCliTest, PlainPromptContinuesWithParis) {
   EXPECT_GT(j["prompt_token_ids"].size(), 0u);
   EXPECT_EQ(j["finish_reason"], "length");
   for (const auto& lp : j["logprobs"]) EXPECT_LE(lp.get<double>(), 0.0);
+}
+
+// The default int8 activations against the exact product on the real model:
+// the same confident continuation, logprobs within 0.05.
+TEST(GenerateCliTest, Int8ActivationsStayCloseToTheExactProduct) {
+  REQUIRE_SMOL();
+  const std::string args = "--prompt 'The capital of France is' --temperature 0 --max-tokens 4 ";
+  auto exact = GenerateJson(args + "--activations fp32");
+  auto int8 = GenerateJson(args + "--activations int8");
+  auto dflt = GenerateJson(args);
+  EXPECT_EQ(dflt["token_ids"], int8["token_ids"]);
+  EXPECT_EQ(dflt["logprobs"], int8["logprobs"]);
+  ASSERT_EQ(int8["token_ids"], exact["token_ids"]);
+  double mx = 0;
+  for (size_t i = 0; i < exact["logprobs"].size(); ++i) {
+    const double d = std::fabs(int8["logprobs"][i].get<double>() - exact["logprobs"][i].get<double>());
+    EXPECT_LT(d, 0.05) << "token " << i;
+    mx = std::max(mx, d);
+  }
+  EXPECT_GT(mx, 0.0) << "int8 gave exactly the fp32 logprobs: was it used?";
 }
 
 TEST(GenerateCliTest, SameSeedSameTextDifferentSeedDifferentText) {
@@ -80,9 +105,11 @@ TEST(GenerateCliTest, StopStringEndsTheText) {
 TEST(GenerateCliTest, TensorParallelRunsGiveTheSameTokens) {
   REQUIRE_SMOL();
   // On the CPU: one GPU rank would differ from CPU ranks by BF16 rounding.
+  // fp32 activations: the ranks compute exactly the one-rank products
+  // (tests/parallel/tp_mpitest.cc covers int8 with its looser bound).
   const std::string args =
       "--chat --prompt 'What is the capital of France?' --temperature 0 "
-      "--max-tokens 12 --device cpu";
+      "--max-tokens 12 --device cpu --activations fp32";
   auto one = GenerateJson(args);
   for (int np : {2, 3}) {
     auto tp = GenerateJson(args, np);
