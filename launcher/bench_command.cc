@@ -53,6 +53,8 @@ RunFn AddBenchCommand(CLI::App& app) {
   app.add_option("--batch", o->bench.batch, "Sequences decoded together")
       ->check(CLI::PositiveNumber);
   app.add_option("--threads", o->threads, "Threads per rank")->check(CLI::PositiveNumber);
+  app.add_option("--repeat", o->bench.repeat, "Runs of prefill and decode; the best is reported")
+      ->check(CLI::PositiveNumber);
   AddActivationsFlag(app, &o->act);
   app.add_flag("--json", o->json, "One JSON object on stdout");
   CLI::App* serve = app.add_subcommand("serve", "Load a running server");

@@ -1,0 +1,79 @@
+// `groupshard bench` as a user runs it, alone and under mpirun: the figures it
+// prints are consistent with each other (no timing thresholds here; speed is
+// what the benchmark itself reports).
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace gs {
+namespace {
+
+using gs::testing::DataPath;
+using gs::testing::GroupshardBin;
+using gs::testing::RunCommand;
+
+nlohmann::json Bench(const std::string& prefix, const std::string& args) {
+  std::string out;
+  const int rc = RunCommand(prefix + GroupshardBin() + " bench --json " + args + " 2>/dev/null", &out);
+  EXPECT_EQ(rc, 0) << out;
+  const size_t brace = out.find('{');
+  if (brace == std::string::npos) return nlohmann::json::object();
+  return nlohmann::json::parse(out.substr(brace), nullptr, false);
+}
+
+void ExpectConsistent(const nlohmann::json& j, int tp, int batch) {
+  ASSERT_TRUE(j.is_object() && j.contains("decode_tokens_per_s")) << j.dump();
+  EXPECT_EQ(j["tp_size"], tp);
+  EXPECT_EQ(j["batch"], batch);
+  EXPECT_GT(j["prefill_tokens_per_s"].get<double>(), 0.0);
+  const double tps = j["decode_tokens_per_s"].get<double>();
+  const double step_ms = j["decode_step_ms"].get<double>();
+  EXPECT_NEAR(tps, 1e3 * batch / step_ms, 1e-6 * tps);
+  // achieved = bytes per step / step time.
+  const double bytes = j["weight_bytes_per_step"].get<double>() + j["kv_bytes_per_step"].get<double>();
+  EXPECT_NEAR(j["achieved_gb_per_s"].get<double>(), bytes / (step_ms * 1e-3) * 1e-9,
+              1e-6 * bytes);
+  EXPECT_GT(j["probe_gb_per_s"].get<double>(), 0.0);
+  EXPECT_NEAR(j["roofline_fraction"].get<double>(),
+              j["achieved_gb_per_s"].get<double>() / j["probe_gb_per_s"].get<double>(), 1e-9);
+}
+
+TEST(BenchCliTest, FiguresAreConsistentOnOneRank) {
+  const auto j = Bench("timeout 120 ", "--model " + DataPath("models/g9x3.q8_0.gguf") +
+                                           " --prompt-tokens 16 --gen-tokens 4 --batch 3 "
+                                           "--threads 2 --repeat 1");
+  ExpectConsistent(j, 1, 3);
+  EXPECT_EQ(j["threads"], 2);
+}
+
+TEST(BenchCliTest, WeightBytesSplitAcrossRanks) {
+  const std::string model = " --model " + DataPath("models/g9x3.q8_0.gguf") +
+                            " --prompt-tokens 8 --gen-tokens 2 --repeat 1";
+  const auto one = Bench("timeout 120 ", model);
+  const auto three = Bench(
+      "timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 3 ", model);
+  ExpectConsistent(one, 1, 1);
+  ExpectConsistent(three, 3, 1);
+  // Every rank reads only its slices, and together they read the model once
+  // (up to the norms each rank keeps whole).
+  const double w1 = one["weight_bytes_per_step"].get<double>();
+  const double w3 = three["weight_bytes_per_step"].get<double>();
+  EXPECT_GE(w3, w1);
+  EXPECT_LT(w3, 1.05 * w1);
+}
+
+TEST(BenchCliTest, RejectsBadArguments) {
+  std::string out;
+  EXPECT_EQ(RunCommand(GroupshardBin() + " bench --model " + DataPath("models/g9x3.q8_0.gguf") +
+                           " --activations int4 2>&1",
+                       &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("--activations"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace gs
