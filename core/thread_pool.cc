@@ -1,9 +1,12 @@
 #include "core/thread_pool.h"
 
 #include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "core/check.h"
 
@@ -17,7 +20,33 @@ constexpr auto kSpin = std::chrono::microseconds(300);
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  // The CPUs this process may run on (mpirun's binding, taskset, cgroups).
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+    }
+  }
+  if (!cpus.empty() && static_cast<int>(cpus.size()) < n_threads_) {
+    std::fprintf(stderr,
+                 "warning: %d threads but this process may run on %zu CPU(s); under mpirun "
+                 "give each rank its cores (--map-by slot:PE=%d) or --bind-to none\n",
+                 n_threads_, cpus.size(), n_threads_);
+  }
+  for (int i = 1; i < n_threads_; ++i) {
+    workers_.emplace_back([this, i] { WorkerLoop(i); });
+    // Bound to exactly one CPU per thread: worker i stays on the i-th, and
+    // the calling thread (left free, so threads it starts later are not
+    // confined) settles on the first, which no worker spins on.
+    if (static_cast<int>(cpus.size()) == n_threads_) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpus[i], &one);
+      pthread_setaffinity_np(workers_.back().native_handle(), sizeof(one), &one);
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() {
