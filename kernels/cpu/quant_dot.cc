@@ -18,6 +18,7 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out) {
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t b = 0; b < k / kQBlock; ++b, x += kQBlock) {
     __m256i qi[4];
+    __m256 sum = _mm256_setzero_ps();
     for (int i = 0; i < 4; ++i) {
       const __m256 v = _mm256_loadu_ps(x + 8 * i);
       // Every element gets the largest magnitude of its group of four.
@@ -30,19 +31,19 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out) {
       const __m256 r = _mm256_round_ps(_mm256_mul_ps(v, id),
                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       qi[i] = _mm256_cvtps_epi32(r);
-      // The group sums, in every element of the group; elements 0 and 4 of
-      // the vector start its two groups.
-      __m256 gs = _mm256_add_ps(r, _mm256_permute_ps(r, 0xb1));
-      gs = _mm256_mul_ps(_mm256_add_ps(gs, _mm256_permute_ps(gs, 0x4e)), d);
+      sum = _mm256_fmadd_ps(r, d, sum);
+      // Elements 0 and 4 of the vector start its two groups.
       out[b].d[2 * i] = _mm256_cvtss_f32(d);
       out[b].d[2 * i + 1] = _mm_cvtss_f32(_mm256_extractf128_ps(d, 1));
-      out[b].s[2 * i] = _mm256_cvtss_f32(gs);
-      out[b].s[2 * i + 1] = _mm_cvtss_f32(_mm256_extractf128_ps(gs, 1));
     }
     const __m256i p01 = _mm256_packs_epi32(qi[0], qi[1]);
     const __m256i p23 = _mm256_packs_epi32(qi[2], qi[3]);
     const __m256i p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), p);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    out[b].s = _mm_cvtss_f32(s4);
   }
 }
 

@@ -14,12 +14,12 @@ constexpr int kQBlock = 32;
 // 32 activations as q[i] * d[i / 4]: a scale per group of four values, so an
 // outlier coarsens the rounding of its three neighbours only (the integer dot
 // products sum four adjacent products per lane, so the group scales cost
-// nothing extra). s[j] = d[j] * (sum of the group's q) feeds the offset term
-// of Q4_0 (-8 d) and Q4_1 (m).
+// nothing extra). s = sum of q[i] * d[i / 4] feeds the offset term of Q4_0
+// (-8 d) and Q4_1 (m).
 struct alignas(32) Q8Act {
   int8_t q[kQBlock];
   float d[kQBlock / 4];
-  float s[kQBlock / 4];
+  float s;
 };
 
 // x [k] (k a multiple of 32) → k / 32 blocks: d = amax / 127 per group of

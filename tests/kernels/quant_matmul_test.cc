@@ -247,11 +247,11 @@ TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
     for (int j = i / 4 * 4; j < i / 4 * 4 + 4; ++j) amax = std::max(amax, std::fabs(x[j]));
     EXPECT_FLOAT_EQ(d, amax / 127.0f) << i;
     EXPECT_NEAR(b.q[i % 32] * d, x[i], d * 0.5f + 1e-6f) << i;
-    if (i % 4 == 0) {
-      const int g = (i % 32) / 4;
-      const float sum = (b.q[4 * g] + b.q[4 * g + 1] + b.q[4 * g + 2] + b.q[4 * g + 3]) * d;
-      EXPECT_NEAR(b.s[g], sum, 1e-6f * (1 + std::fabs(sum))) << i;
-    }
+  }
+  for (int blk = 0; blk < 2; ++blk) {
+    double sum = 0;
+    for (int i = 0; i < 32; ++i) sum += q[blk].q[i] * q[blk].d[i / 4];
+    EXPECT_NEAR(q[blk].s, sum, 1e-5 * (1 + std::fabs(sum))) << blk;
   }
 }
 
