@@ -131,7 +131,10 @@ TEST(QuantMatMulTest, AgreesWithDequantizedFp32) {
   uint32_t seed = 1;
   for (DType t :
        {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kF32, DType::kBF16, DType::kF16}) {
-    for (const Shape& s : shapes) CheckAgainstReference(t, s, seed++);
+    for (const Shape& s : shapes) {
+      CheckAgainstReference(t, s, seed, /*int8=*/true);
+      CheckAgainstReference(t, s, seed++, /*int8=*/false);
+    }
   }
 }
 
