@@ -36,7 +36,8 @@ void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* s
 // q [n_tokens, n_heads, head_dim] → out [n_tokens, n_heads, head_dim].
 // head_group [n_heads]: local group of each local head; heads of one group are
 // contiguous. The token's own K/V must already be in the cache. The (token,
-// group) pairs are split over `pool` (null: the calling thread alone).
+// head) pairs are split over `pool` (null: the calling thread alone); results
+// are bitwise the same however they are split.
 void PagedAttention(const float* q, const KvLayerView& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,
                     ThreadPool* pool = nullptr);

@@ -73,27 +73,28 @@ void AttendGroup(const float* q, const KvLayerView& kv, const AttentionBatch& ba
 void PagedAttention(const float* q, const KvLayerView& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,
                     ThreadPool* pool) {
-  // Runs of local heads sharing one group: run r covers heads [run[r], run[r+1]).
-  thread_local std::vector<int> run;
-  run.clear();
-  for (int h = 0; h < n_heads; ++h) {
-    if (h == 0 || head_group[h] != head_group[h - 1]) run.push_back(h);
-  }
-  const int64_t n_runs = static_cast<int64_t>(run.size());
-  run.push_back(n_heads);
-  const int* runs = run.data();
   const int64_t n = batch.n_tokens;
+  // Work items are (token, head) pairs, heads innermost, tokens in the order
+  // 0, n-1, 1, n-2, ...: under a causal mask later tokens cost more, and
+  // contiguous ranges of this order cost alike. A thread takes a range and
+  // runs each stretch of heads that share a token and a group together, so it
+  // reads that group's keys and values once; a group is split between two
+  // threads only where their ranges meet (3 groups on 2 threads split
+  // 4.5 + 4.5 heads, not 2 + 1 groups). Each head's arithmetic is the same
+  // however the heads are split.
   auto work = [&](int64_t i0, int64_t i1, int) {
-    for (int64_t i = i0; i < i1; ++i) {
-      // Tokens in the order 0, n-1, 1, n-2, ...: under a causal mask later
-      // tokens cost more, and contiguous ranges of this order cost alike.
-      const int64_t j = i / n_runs, r = i % n_runs;
+    int64_t i = i0;
+    while (i < i1) {
+      const int64_t j = i / n_heads;
+      const int h0 = static_cast<int>(i % n_heads);
+      int h1 = h0 + 1;
+      while (h1 < n_heads && i + (h1 - h0) < i1 && head_group[h1] == head_group[h0]) ++h1;
       const int64_t t = j % 2 == 0 ? j / 2 : n - 1 - j / 2;
-      AttendGroup(q, kv, batch, t, runs[r], runs[r + 1], head_group[runs[r]], n_heads, scale,
-                  out);
+      AttendGroup(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out);
+      i += h1 - h0;
     }
   };
-  const int64_t n_items = batch.n_tokens * n_runs;
+  const int64_t n_items = n * n_heads;
   if (pool == nullptr || pool->size() == 1) {
     work(0, n_items, 0);
   } else {
