@@ -9,7 +9,7 @@
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
+#include <span>
 
 #include "core/thread_pool.h"
 #include "core/weight_matrix.h"
@@ -43,7 +43,7 @@ struct MatMulPart {
 // MatMul for several weights of the same input width (q/k/v, or gate/up),
 // at most four: with int8 activations the input is quantized once and one
 // pool job covers the rows of all of them. Each y is what MatMul gives.
-void MatMulShared(const float* x, int64_t n_tokens, std::initializer_list<MatMulPart> parts,
+void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> parts,
                   ThreadPool* pool = nullptr, Activations act = Activations::kInt8);
 
 // Dot product of two fp32 vectors of length n.

@@ -1,7 +1,6 @@
 #include <iostream>
 #include <memory>
 
-#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/bench.h"
 #include "parallel/mpi_communicator.h"
@@ -55,7 +54,7 @@ RunFn AddBenchCommand(CLI::App& app) {
   app.add_option("--threads", o->threads, "Threads per rank")->check(CLI::PositiveNumber);
   app.add_option("--repeat", o->bench.repeat, "Runs of prefill and decode; the best is reported")
       ->check(CLI::PositiveNumber);
-  AddActivationsFlag(app, &o->act);
+  AddActivationsOption(app, &o->act);
   app.add_flag("--json", o->json, "One JSON object on stdout");
   CLI::App* serve = app.add_subcommand("serve", "Load a running server");
   auto serve_run = AddBenchServeCommand(*serve);

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kernels/matmul.h"
 #include "parallel/rank_model.h"
 
 namespace gs::launcher {
@@ -41,5 +42,8 @@ std::optional<RankModel> LoadModelOrReport(const std::string& command, const std
 
 // Registers `--device cpu|cuda` (default: "" = cuda when usable, else cpu).
 void AddDeviceOption(CLI::App& app, std::string* device);
+
+// Registers `--activations int8|fp32` (kernels::Activations; default int8).
+void AddActivationsOption(CLI::App& app, kernels::Activations* act);
 
 }  // namespace gs::launcher

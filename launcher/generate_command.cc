@@ -10,7 +10,6 @@
 #include "core/sampler.h"
 #include "core/stop_checker.h"
 #include "core/tokenizer.h"
-#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/rank_model.h"
@@ -225,7 +224,7 @@ RunFn AddGenerateCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   app.add_option("--threads", o->threads, "Threads per rank (cpu)")->check(CLI::PositiveNumber);
   AddDeviceOption(app, &o->device);
-  AddActivationsFlag(app, &o->act);
+  AddActivationsOption(app, &o->act);
   return [o](int* argc, char*** argv) { return RunGenerate(*o, argc, argv); };
 }
 

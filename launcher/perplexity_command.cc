@@ -9,7 +9,6 @@
 
 #include "core/perplexity.h"
 #include "core/tokenizer.h"
-#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/rank_model.h"
@@ -153,7 +152,7 @@ RunFn AddPerplexityCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", o->json, "Print one JSON object");
   AddDeviceOption(app, &o->device);
-  AddActivationsFlag(app, &o->act);
+  AddActivationsOption(app, &o->act);
   return [o, ctx, file, ids](int* argc, char*** argv) {
     if (file->count() == 0 && ids->count() == 0) {
       std::cerr << "groupshard perplexity: give --file TEXT or --tokens-file IDS\n";

@@ -1,4 +1,6 @@
 #include <iostream>
+#include <map>
+#include <string>
 
 #include "launcher/commands.h"
 
@@ -35,6 +37,17 @@ void AddDeviceOption(CLI::App& app, std::string* device) {
                  "Where each rank computes: cpu, or cuda (one GPU per rank, BF16). "
                  "Default: cuda when every rank has a GPU of its own, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+}
+
+void AddActivationsOption(CLI::App& app, kernels::Activations* act) {
+  const std::map<std::string, kernels::Activations> names = {
+      {"int8", kernels::Activations::kInt8}, {"fp32", kernels::Activations::kFp32}};
+  app.add_option("--activations", *act,
+                 "How quantized weights meet activations: int8 (8-bit activation groups, "
+                 "fast) or fp32 (exactly the dequantized product)")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
+      ->default_str("int8")
+      ->option_text("int8|fp32 (default int8)");
 }
 
 }  // namespace gs::launcher

@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "core/tokenizer.h"
-#include "launcher/activations_flag.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/rank_model.h"
@@ -147,7 +146,7 @@ RunFn AddServeCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   AddDeviceOption(app, &o->device);
-  AddActivationsFlag(app, &o->act);
+  AddActivationsOption(app, &o->act);
   return [o](int* argc, char*** argv) { return RunServe(*o, argc, argv); };
 }
 

@@ -68,14 +68,9 @@ void ColumnParallelLinear::ForwardShared(const float* x, int64_t n,
                                          kernels::Activations act) {
   CHECK(parts.size() <= 4) << parts.size() << " parts";
   kernels::MatMulPart mp[4];
-  int i = 0;
+  size_t i = 0;
   for (const Part& p : parts) mp[i++] = {&p.first->w_, p.second};
-  switch (parts.size()) {
-    case 1: kernels::MatMulShared(x, n, {mp[0]}, pool, act); break;
-    case 2: kernels::MatMulShared(x, n, {mp[0], mp[1]}, pool, act); break;
-    case 3: kernels::MatMulShared(x, n, {mp[0], mp[1], mp[2]}, pool, act); break;
-    default: kernels::MatMulShared(x, n, {mp[0], mp[1], mp[2], mp[3]}, pool, act); break;
-  }
+  kernels::MatMulShared(x, n, {mp, parts.size()}, pool, act);
   for (const Part& p : parts) p.first->AddBias(n, p.second);
 }
 

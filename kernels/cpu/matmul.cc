@@ -164,6 +164,12 @@ void ForRows(ThreadPool* pool, int64_t rows, Fn&& fn) {
   }
 }
 
+// The whole product with fp32 activations, any resident dtype.
+template <DType D>
+void Fp32Product(const float* x, int64_t n, const WeightMatrix& w, float* y, ThreadPool* pool) {
+  ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) { Fp32Rows<D>(x, n, w, y, r0, r1); });
+}
+
 }  // namespace
 
 float Dot(const float* a, const float* b, int64_t n) {
@@ -185,94 +191,60 @@ const char* ActivationsName(Activations a) {
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool* pool,
             Activations act) {
   if (n_tokens == 0) return;
-  if (act == Activations::kFp32) {
-    switch (w.dtype) {
-      case DType::kQ8_0:
-        return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-          Fp32Rows<DType::kQ8_0>(x, n_tokens, w, y, r0, r1);
-        });
-      case DType::kQ4_0:
-        return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-          Fp32Rows<DType::kQ4_0>(x, n_tokens, w, y, r0, r1);
-        });
-      case DType::kQ4_1:
-        return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-          Fp32Rows<DType::kQ4_1>(x, n_tokens, w, y, r0, r1);
-        });
-      default:
-        break;
-    }
+  const bool quantized =
+      w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_1;
+  if (quantized && act == Activations::kInt8) {
+    CHECK(w.cols % cpu::kQBlock == 0) << DTypeName(w.dtype) << " matrix with " << w.cols
+                                      << " columns";
+    const MatMulPart part{&w, y};
+    return MatMulShared(x, n_tokens, {&part, 1}, pool, act);
   }
   switch (w.dtype) {
-    case DType::kF32:
-      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        Fp32Rows<DType::kF32>(x, n_tokens, w, y, r0, r1);
-      });
-    case DType::kF16:
-      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        Fp32Rows<DType::kF16>(x, n_tokens, w, y, r0, r1);
-      });
-    case DType::kBF16:
-      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        Fp32Rows<DType::kBF16>(x, n_tokens, w, y, r0, r1);
-      });
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_1: {
-      CHECK(w.cols % cpu::kQBlock == 0) << DTypeName(w.dtype) << " matrix with " << w.cols
-                                        << " columns";
-      // Quantized once by the calling thread, read by every worker.
-      thread_local std::vector<cpu::Q8Act> xq;
-      const int64_t nb = w.cols / cpu::kQBlock;
-      if (static_cast<int64_t>(xq.size()) < n_tokens * nb) xq.resize(n_tokens * nb);
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        cpu::QuantizeRowQ8(x + t * w.cols, w.cols, xq.data() + t * nb);
-      }
-      const cpu::QuantRowsFn rows = cpu::PickQuantRows(w.dtype);
-      const cpu::Q8Act* xqp = xq.data();
-      const int64_t rb = RowBytes(w.dtype, w.cols);
-      return ForRows(pool, w.rows, [&](int64_t r0, int64_t r1, int) {
-        rows(w.data.data(), rb, xqp, nb, n_tokens, w.rows, y, r0, r1);
-      });
-    }
+    case DType::kF32: return Fp32Product<DType::kF32>(x, n_tokens, w, y, pool);
+    case DType::kF16: return Fp32Product<DType::kF16>(x, n_tokens, w, y, pool);
+    case DType::kBF16: return Fp32Product<DType::kBF16>(x, n_tokens, w, y, pool);
+    case DType::kQ8_0: return Fp32Product<DType::kQ8_0>(x, n_tokens, w, y, pool);
+    case DType::kQ4_0: return Fp32Product<DType::kQ4_0>(x, n_tokens, w, y, pool);
+    case DType::kQ4_1: return Fp32Product<DType::kQ4_1>(x, n_tokens, w, y, pool);
   }
   CHECK(false) << "MatMul: no CPU kernel for " << DTypeName(w.dtype);
 }
 
-void MatMulShared(const float* x, int64_t n_tokens, std::initializer_list<MatMulPart> parts,
+void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> parts,
                   ThreadPool* pool, Activations act) {
-  constexpr int kMaxParts = 4;
-  CHECK(parts.size() >= 1 && parts.size() <= kMaxParts) << parts.size() << " parts";
-  const MatMulPart* p = parts.begin();
-  const int np = static_cast<int>(parts.size());
-  bool fused = act == Activations::kInt8 && n_tokens > 0;
-  for (int i = 0; i < np && fused; ++i) {
-    const DType t = p[i].w->dtype;
-    fused = (t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1) &&
-            p[i].w->cols == p[0].w->cols && p[0].w->cols % cpu::kQBlock == 0;
+  constexpr size_t kMaxParts = 4;
+  CHECK(!parts.empty() && parts.size() <= kMaxParts) << parts.size() << " parts";
+  const int64_t cols = parts[0].w->cols;
+  bool fused = act == Activations::kInt8 && n_tokens > 0 && cols % cpu::kQBlock == 0;
+  for (const MatMulPart& p : parts) {
+    const DType t = p.w->dtype;
+    fused = fused && (t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1) &&
+            p.w->cols == cols;
   }
   if (!fused) {
-    for (int i = 0; i < np; ++i) MatMul(x, n_tokens, *p[i].w, p[i].y, pool, act);
+    for (const MatMulPart& p : parts) MatMul(x, n_tokens, *p.w, p.y, pool, act);
     return;
   }
-  const int64_t cols = p[0].w->cols, nb = cols / cpu::kQBlock;
+  // Quantized once by the calling thread, read by every worker.
+  const int64_t nb = cols / cpu::kQBlock;
   thread_local std::vector<cpu::Q8Act> xq;
   if (static_cast<int64_t>(xq.size()) < n_tokens * nb) xq.resize(n_tokens * nb);
   for (int64_t t = 0; t < n_tokens; ++t) cpu::QuantizeRowQ8(x + t * cols, cols, xq.data() + t * nb);
   // The parts' rows laid end to end; each thread takes a range of them.
+  const size_t np = parts.size();
   int64_t first_row[kMaxParts + 1] = {0};
   cpu::QuantRowsFn fns[kMaxParts];
-  for (int i = 0; i < np; ++i) {
-    first_row[i + 1] = first_row[i] + p[i].w->rows;
-    fns[i] = cpu::PickQuantRows(p[i].w->dtype);
+  for (size_t i = 0; i < np; ++i) {
+    first_row[i + 1] = first_row[i] + parts[i].w->rows;
+    fns[i] = cpu::PickQuantRows(parts[i].w->dtype);
   }
   const cpu::Q8Act* xqp = xq.data();
   ForRows(pool, first_row[np], [&](int64_t r0, int64_t r1, int) {
-    for (int i = 0; i < np; ++i) {
+    for (size_t i = 0; i < np; ++i) {
       const int64_t b = std::max(r0, first_row[i]), e = std::min(r1, first_row[i + 1]);
       if (b >= e) continue;
-      const WeightMatrix& w = *p[i].w;
-      fns[i](w.data.data(), RowBytes(w.dtype, cols), xqp, nb, n_tokens, w.rows, p[i].y,
+      const WeightMatrix& w = *parts[i].w;
+      fns[i](w.data.data(), RowBytes(w.dtype, cols), xqp, nb, n_tokens, w.rows, parts[i].y,
              b - first_row[i], e - first_row[i]);
     }
   });
