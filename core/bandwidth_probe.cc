@@ -8,6 +8,8 @@
 #include <cstring>
 #include <memory>
 
+#include "core/huge_pages.h"
+
 namespace gs {
 
 namespace {
@@ -36,8 +38,9 @@ float SumRange(const float* p, int64_t b, int64_t e) {
 
 double TimeMemoryRead(int64_t bytes, ThreadPool* pool, int reps) {
   const int64_t n = bytes / static_cast<int64_t>(sizeof(float)) / 32 * 32;
-  std::unique_ptr<float, decltype(&std::free)> buf(
-      static_cast<float*>(std::aligned_alloc(64, n * sizeof(float))), &std::free);
+  // The same kind of memory as the weights it is compared with.
+  std::unique_ptr<float, decltype(&FreeStreamed)> buf(
+      static_cast<float*>(AllocateStreamed(n * sizeof(float))), &FreeStreamed);
   float* p = buf.get();
   // Written by the threads that will read it, so pages land near them.
   auto fill = [&](int64_t b, int64_t e, int) {

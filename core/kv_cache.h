@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/huge_pages.h"
 #include "kernels/attention.h"
 
 namespace gs {
@@ -28,7 +29,7 @@ class KvCache {
  private:
   int n_layers_, n_blocks_, block_size_, n_groups_, head_dim_;
   int64_t layer_elems_;  // elements of K (or V) for one layer
-  std::vector<float> data_;
+  StreamedFloats data_;
 };
 
 }  // namespace gs

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/huge_pages.h"
 
 namespace gs {
 
@@ -13,7 +14,7 @@ struct WeightMatrix {
   DType dtype = DType::kF32;
   int64_t rows = 0;  // output features
   int64_t cols = 0;  // input features
-  std::vector<uint8_t> data;
+  StreamedBytes data;  // on huge pages: streamed once per step
 
   const float* f32() const { return reinterpret_cast<const float*>(data.data()); }
   int64_t bytes() const { return static_cast<int64_t>(data.size()); }

@@ -20,7 +20,9 @@ StatusOr<WeightMatrix> LoadMatrix(const WeightSource& src, const std::string& na
     GS_RETURN_IF_ERROR(src.ReadF32(name, rows, cols, reinterpret_cast<float*>(w.data.data())));
   } else {
     CHECK(w.dtype == info->dtype) << "resident dtype must be fp32 or the stored dtype";
-    GS_RETURN_IF_ERROR(src.ReadRaw(name, rows, cols, &w.data));
+    std::vector<uint8_t> raw;
+    GS_RETURN_IF_ERROR(src.ReadRaw(name, rows, cols, &raw));
+    w.data.assign(raw.begin(), raw.end());
   }
   return w;
 }

@@ -11,19 +11,29 @@ namespace gs::kernels::cpu {
 
 constexpr int kQBlock = 32;
 
-// 32 activations as q[i] * d[i / 4]: a scale per group of four values, so an
-// outlier coarsens the rounding of its three neighbours only (the integer dot
-// products sum four adjacent products per lane, so the group scales cost
-// nothing extra). s = sum of q[i] * d[i / 4] feeds the offset term of Q4_0
+// 32 activations of a row whose largest magnitude is amax, as
+// q[i] * k[g] * scale for the group g = i / 4 of element i. scale is the same
+// for the whole row (amax / (127 * kGroupSteps)); each group of four gets an
+// integer multiplier k in [1, kGroupSteps], the smallest whose step
+// k * scale still holds the group's largest value in 127 steps. So an outlier
+// coarsens the rounding of its three neighbours only, and the step of every
+// group is within scale of amax_group / 127. The integer dot products sum
+// four adjacent products per lane and then multiply the lanes by k in the
+// same instruction that widens them to int32, so the group scales cost no
+// float multiply. k is stored twice per group (the int16 pairs of that
+// instruction). s = sum of q[i] * k[i / 4] feeds the offset term of Q4_0
 // (-8 d) and Q4_1 (m).
+constexpr int kGroupSteps = 32767;
+
 struct alignas(32) Q8Act {
   int8_t q[kQBlock];
-  float d[kQBlock / 4];
+  int16_t k[kQBlock / 2];
   float s;
+  float scale;
 };
 
-// x [k] (k a multiple of 32) → k / 32 blocks: d = amax / 127 per group of
-// four, q rounded to nearest.
+// x [k] (k a multiple of 32) → k / 32 blocks as described above, q rounded
+// to nearest.
 void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out);
 
 // Rows [r0, r1) of y [n, n_out] = x · Wᵀ: w is the whole weight matrix in its

@@ -3,9 +3,11 @@
 // the unquantized activations.
 //
 // Tolerance. Quantized weights are multiplied with activations rounded to
-// 8 bits with a scale per group of four (d = amax/127), so each activation
-// moves by at most d/2 = amax/254. The test asserts, per output,
-//   |y - ref| <= sum over groups of (sum |w| in group) * amax_x(group) / 254
+// 8 bits with a step per group of four that is at most amax(group)/127 plus
+// the row's unit amax(row)/(127 * 32767) (see Q8Act), so each activation
+// moves by at most half of that. The test asserts, per output,
+//   |y - ref| <= sum over groups of (sum |w| in group) *
+//                  (amax_x(group) + amax_x(row) / 32767) / 254
 //                + 1e-5 * sum |w * x|
 // (the second term covers fp32 accumulation). Float weights (fp32, bf16,
 // f16) are exact up to fp32 rounding: |y - ref| <= 1e-5 * sum |w * x|.
@@ -101,6 +103,8 @@ void CheckAgainstReference(DType t, const Shape& s, uint32_t seed, bool int8 = t
     DequantizeRow(t, w.data.data() + o * rb, wrow.data(), s.cols);
     for (int64_t tk = 0; tk < s.tokens; ++tk) {
       const float* xr = x.data() + tk * s.cols;
+      double row_amax = 0;
+      for (int64_t i = 0; i < s.cols; ++i) row_amax = std::max(row_amax, std::fabs(double{xr[i]}));
       double ref = 0, mag = 0, bound = 0;
       for (int64_t b = 0; b < s.cols; b += 4) {
         double amax = 0, wabs = 0;
@@ -110,7 +114,7 @@ void CheckAgainstReference(DType t, const Shape& s, uint32_t seed, bool int8 = t
           amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
           wabs += std::fabs(wrow[i]);
         }
-        if (quant) bound += wabs * amax / 254.0;
+        if (quant) bound += wabs * (amax + row_amax / kernels::cpu::kGroupSteps) / 254.0;
       }
       bound += 1e-5 * mag;
       const double err = std::fabs(y[tk * s.rows + o] - ref);
@@ -142,6 +146,11 @@ TEST(QuantMatMulTest, FloatPathsTakeOddWidths) {
   for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
     CheckAgainstReference(t, {19, 45, 6, 2}, 99);
   }
+}
+
+// Element i of an activation block, as the kernels see it.
+float Dequantized(const kernels::cpu::Q8Act& b, int i) {
+  return static_cast<float>(b.q[i]) * (static_cast<float>(b.k[i / 4 * 2]) * b.scale);
 }
 
 // Quantizes n rows of x (k wide) to activation blocks.
@@ -203,7 +212,7 @@ TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
 }
 
 // The int8 path is exactly the fp32 product of the weights with the rounded
-// activations (q * d), up to fp32 summation: the only error is the rounding
+// activations (q * k * scale), up to fp32 summation: the only error is the rounding
 // the tolerance above accounts for.
 TEST(QuantMatMulTest, Int8PathIsTheProductWithRoundedActivations) {
   std::mt19937 rng(21);
@@ -217,7 +226,7 @@ TEST(QuantMatMulTest, Int8PathIsTheProductWithRoundedActivations) {
     x[40] = 30.0f;
     const auto xq = QuantizeRows(x, n, cols);
     std::vector<float> xr(n * cols);
-    for (int64_t i = 0; i < n * cols; ++i) xr[i] = xq[i / 32].q[i % 32] * xq[i / 32].d[(i % 32) / 4];
+    for (int64_t i = 0; i < n * cols; ++i) xr[i] = Dequantized(xq[i / 32], i % 32);
     std::vector<float> y8(n * rows), y32(n * rows);
     kernels::MatMul(x.data(), n, w, y8.data(), nullptr, kernels::Activations::kInt8);
     kernels::MatMul(xr.data(), n, w, y32.data(), nullptr, kernels::Activations::kFp32);
@@ -241,20 +250,44 @@ TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
   x[5] = 0.0f;
   x[9] = 40.0f;  // an outlier coarsens its own group only
   for (int i = 12; i < 16; ++i) x[i] = 0.0f;  // an all-zero group
+  x[20] = 1e-4f;  // a group far below the row's largest value
+  for (int i = 21; i < 24; ++i) x[i] = -3e-5f;
   std::vector<kernels::cpu::Q8Act> q(2);
   kernels::cpu::QuantizeRowQ8(x.data(), 64, q.data());
+  float row_amax = 0;
+  for (float v : x) row_amax = std::max(row_amax, std::fabs(v));
+  const float unit = row_amax / (127.0f * kernels::cpu::kGroupSteps);
   for (int i = 0; i < 64; ++i) {
     const auto& b = q[i / 32];
-    const float d = b.d[(i % 32) / 4];
+    EXPECT_FLOAT_EQ(b.scale, unit) << i;
+    const int g = (i % 32) / 4;
+    EXPECT_EQ(b.k[2 * g], b.k[2 * g + 1]) << i;
+    EXPECT_GE(b.k[2 * g], 1) << i;
+    const float step = b.k[2 * g] * b.scale;
     float amax = 0;
     for (int j = i / 4 * 4; j < i / 4 * 4 + 4; ++j) amax = std::max(amax, std::fabs(x[j]));
-    EXPECT_FLOAT_EQ(d, amax / 127.0f) << i;
-    EXPECT_NEAR(b.q[i % 32] * d, x[i], d * 0.5f + 1e-6f) << i;
+    // The group's step holds its largest value in 127 steps, and is no
+    // coarser than that needs.
+    EXPECT_GE(step * 127.0f, amax * (1 - 1e-6f)) << i;
+    EXPECT_LE(step, amax / 127.0f + unit * 1.0001f) << i;
+    EXPECT_LE(std::abs(int{b.q[i % 32]}), 127) << i;
+    EXPECT_NEAR(Dequantized(b, i % 32), x[i], step * 0.5f * 1.0001f + 1e-12f) << i;
   }
   for (int blk = 0; blk < 2; ++blk) {
     double sum = 0;
-    for (int i = 0; i < 32; ++i) sum += q[blk].q[i] * q[blk].d[i / 4];
-    EXPECT_NEAR(q[blk].s, sum, 1e-5 * (1 + std::fabs(sum))) << blk;
+    for (int i = 0; i < 32; ++i) sum += q[blk].q[i] * q[blk].k[i / 4 * 2];
+    EXPECT_NEAR(q[blk].s, sum, 1e-6 * (1 + std::fabs(sum))) << blk;
+  }
+}
+
+// A row of zeros quantizes to zeros and multiplies to zeros.
+TEST(QuantMatMulTest, ZeroActivationsGiveZero) {
+  std::mt19937 rng(5);
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+    const WeightMatrix w = RandomMatrix(t, 8, 64, rng);
+    std::vector<float> x(64, 0.0f), y(8, NAN);
+    kernels::MatMul(x.data(), 1, w, y.data(), nullptr, kernels::Activations::kInt8);
+    for (float v : y) EXPECT_EQ(v, 0.0f) << DTypeName(t);
   }
 }
 
