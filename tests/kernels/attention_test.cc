@@ -1,10 +1,13 @@
 // CPU paged attention against a direct softmax(q·kᵀ)·v in double precision,
-// on a step that mixes a prompt chunk with decode tokens of other sequences;
-// and the thread pool's split of (token, head) pairs changes no bit.
+// on a step that mixes a prompt chunk with decode tokens of other sequences,
+// for GQA, MQA with more heads than one run takes, and head sizes the vector
+// path takes (multiples of 8) and the scalar one (others); and the thread
+// pool's split of (token, head) pairs changes no bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -22,8 +25,11 @@ struct Step {
 
 // Three sequences: seq 0 prefills 11 tokens in this step; seqs 1 and 2 decode
 // one token each at positions 20 and 5 (their earlier K/V already cached).
-Step MakeStep(std::mt19937& rng) {
+Step MakeStep(std::mt19937& rng, int hd = 16, int n_heads = 9, int n_groups = 3) {
   Step s;
+  s.hd = hd;
+  s.n_heads = n_heads;
+  s.n_groups = n_groups;
   std::normal_distribution<float> g(0.0f, 1.0f);
   for (int h = 0; h < s.n_heads; ++h) s.head_group.push_back(h / (s.n_heads / s.n_groups));
   const int n_seqs = 3;
@@ -66,10 +72,17 @@ std::vector<float> Attend(const Step& s, ThreadPool* pool) {
   return out;
 }
 
-TEST(PagedAttentionTest, MatchesDirectSoftmaxOnAMixedStep) {
+struct Shape {
+  int hd, n_heads, n_groups;
+};
+
+class PagedAttentionShapes : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(PagedAttentionShapes, MatchesDirectSoftmaxOnAMixedStep) {
   std::mt19937 rng(3);
-  const Step s = MakeStep(rng);
-  const std::vector<float> out = Attend(s, nullptr);
+  const Step s = MakeStep(rng, GetParam().hd, GetParam().n_heads, GetParam().n_groups);
+  ThreadPool pool(2);
+  const std::vector<float> out = Attend(s, &pool);
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.hd));
   auto row = [&](const std::vector<float>& cache, int seq, int pos, int g) {
     const int blk = s.tables[seq * s.max_blocks + pos / s.block];
@@ -97,9 +110,20 @@ TEST(PagedAttentionTest, MatchesDirectSoftmaxOnAMixedStep) {
   }
 }
 
-TEST(PagedAttentionTest, ThreadSplitChangesNoBit) {
+// 16 and 64 take the vector path, 12 the scalar one; 20 heads on one group
+// are two runs of heads.
+INSTANTIATE_TEST_SUITE_P(Heads, PagedAttentionShapes,
+                         ::testing::Values(Shape{16, 9, 3}, Shape{64, 8, 2}, Shape{12, 6, 3},
+                                           Shape{16, 20, 1}),
+                         [](const ::testing::TestParamInfo<Shape>& i) {
+                           return "hd" + std::to_string(i.param.hd) + "_heads" +
+                                  std::to_string(i.param.n_heads) + "_groups" +
+                                  std::to_string(i.param.n_groups);
+                         });
+
+TEST_P(PagedAttentionShapes, ThreadSplitChangesNoBit) {
   std::mt19937 rng(5);
-  const Step s = MakeStep(rng);
+  const Step s = MakeStep(rng, GetParam().hd, GetParam().n_heads, GetParam().n_groups);
   const std::vector<float> alone = Attend(s, nullptr);
   for (int threads : {2, 3, 4}) {
     ThreadPool pool(threads);
