@@ -60,6 +60,8 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out) {
     s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
     s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
     out[b].s = _mm_cvtss_f32(s4);
+    out[b].s_next = 0.0f;
+    if (b > 0) out[b - 1].s_next = out[b].s;
     out[b].scale = scale;
   }
 }

@@ -29,6 +29,7 @@ struct alignas(32) Q8Act {
   int8_t q[kQBlock];
   int16_t k[kQBlock / 2];
   float s;
+  float s_next;  // the next block's s (0 for a row's last block): read with s
   float scale;
 };
 
