@@ -15,6 +15,10 @@ struct WeightMatrix {
   int64_t rows = 0;  // output features
   int64_t cols = 0;  // input features
   StreamedBytes data;  // on huge pages: streamed once per step
+  // Q8_0/Q4_0/Q4_1 rows are in GGUF block layout when loaded and in the CPU
+  // kernels' paired layout once kernels::PackForCpu has run (the only layout
+  // the CPU products take).
+  bool paired = false;
 
   const float* f32() const { return reinterpret_cast<const float*>(data.data()); }
   int64_t bytes() const { return static_cast<int64_t>(data.size()); }

@@ -31,6 +31,11 @@ enum class Activations {
 // "int8" / "fp32".
 const char* ActivationsName(Activations a);
 
+// Puts a Q8_0/Q4_0/Q4_1 matrix from GGUF block layout into the layout the CPU
+// products read (kernels/cpu/quant_dot.h), once, at load. Other dtypes, and
+// matrices already packed, are left as they are.
+void PackForCpu(WeightMatrix* w);
+
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y,
             ThreadPool* pool = nullptr, Activations act = Activations::kInt8);
 

@@ -23,6 +23,7 @@ StatusOr<WeightMatrix> LoadMatrix(const WeightSource& src, const std::string& na
     std::vector<uint8_t> raw;
     GS_RETURN_IF_ERROR(src.ReadRaw(name, rows, cols, &raw));
     w.data.assign(raw.begin(), raw.end());
+    kernels::PackForCpu(&w);
   }
   return w;
 }

@@ -61,6 +61,10 @@ void DotRow(const uint8_t* w, const float* x, int64_t k, float* out) {
   }
 }
 
+constexpr bool IsQuantized(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1;
+}
+
 // One 32-element block of a Q8_0/Q4_0/Q4_1 row widened to fp32 (four
 // vectors of eight), exactly the values DequantizeRow gives.
 template <DType D>
@@ -98,16 +102,19 @@ inline void WidenBlock(const uint8_t* blk, __m256 out[4]) {
   }
 }
 
-// NT fp32 token rows against one quantized weight row, block by block: the
-// weights are widened once and used by every token; activations stay fp32.
+// NT fp32 token rows against one quantized weight row (paired layout), block
+// by block: the weights are widened once and used by every token;
+// activations stay fp32.
 template <DType D, int NT>
 void QuantDotRowF32(const uint8_t* w, const float* x, int64_t k, float* out) {
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  const int64_t bb = BlockBytes(D);
+  const int64_t bb = BlockBytes(D), nb = k / 32;
+  uint8_t blocks[2 * 34];
   __m256 wv[4];
-  for (int64_t b = 0; b < k / 32; ++b) {
-    WidenBlock<D>(w + b * bb, wv);
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b % 2 == 0) cpu::UnpackPair(D, w + b * bb, blocks, blocks + bb);
+    WidenBlock<D>(blocks + (b % 2) * bb, wv);
     for (int t = 0; t < NT; ++t) {
       const float* xt = x + t * k + b * 32;
       for (int j = 0; j < 4; ++j) acc[t] = _mm256_fmadd_ps(wv[j], _mm256_loadu_ps(xt + 8 * j), acc[t]);
@@ -131,7 +138,8 @@ void RowDot(const uint8_t* w, const float* x, int64_t k, float* out) {
 template <DType D>
 void Fp32Rows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_t r0,
                int64_t r1) {
-  const int64_t k = w.cols, rb = RowBytes(D, k), N = w.rows;
+  const int64_t k = w.cols, N = w.rows;
+  const int64_t rb = IsQuantized(D) ? cpu::PairedRowBytes(D, k) : RowBytes(D, k);
   // A tile of weight rows stays in cache while every token passes over it.
   constexpr int64_t kRowTile = 16;
   for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
@@ -188,11 +196,22 @@ const char* ActivationsName(Activations a) {
   return a == Activations::kInt8 ? "int8" : "fp32";
 }
 
+void PackForCpu(WeightMatrix* w) {
+  if (!IsQuantized(w->dtype) || w->paired) return;
+  CHECK(w->cols % cpu::kQBlock == 0) << DTypeName(w->dtype) << " matrix with " << w->cols
+                                     << " columns";
+  CHECK_EQ(w->bytes(), w->rows * RowBytes(w->dtype, w->cols));
+  StreamedBytes packed(static_cast<size_t>(w->rows * cpu::PairedRowBytes(w->dtype, w->cols)));
+  cpu::PackPairedRows(w->dtype, w->data.data(), w->rows, w->cols, packed.data());
+  w->data = std::move(packed);
+  w->paired = true;
+}
+
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool* pool,
             Activations act) {
   if (n_tokens == 0) return;
-  const bool quantized =
-      w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_1;
+  const bool quantized = IsQuantized(w.dtype);
+  CHECK(!quantized || w.paired) << DTypeName(w.dtype) << " matrix not packed (PackForCpu)";
   if (quantized && act == Activations::kInt8) {
     CHECK(w.cols % cpu::kQBlock == 0) << DTypeName(w.dtype) << " matrix with " << w.cols
                                       << " columns";
@@ -226,26 +245,29 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
     return;
   }
   // Quantized once by the calling thread, read by every worker.
-  const int64_t nb = cols / cpu::kQBlock;
-  thread_local std::vector<cpu::Q8Act> xq;
-  if (static_cast<int64_t>(xq.size()) < n_tokens * nb) xq.resize(n_tokens * nb);
-  for (int64_t t = 0; t < n_tokens; ++t) cpu::QuantizeRowQ8(x + t * cols, cols, xq.data() + t * nb);
+  const int64_t n_pairs = cpu::PairsOf(cols / cpu::kQBlock);
+  thread_local std::vector<cpu::Q8ActPair> xq;
+  if (static_cast<int64_t>(xq.size()) < n_tokens * n_pairs) xq.resize(n_tokens * n_pairs);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    cpu::QuantizeRowQ8(x + t * cols, cols, xq.data() + t * n_pairs);
+  }
   // The parts' rows laid end to end; each thread takes a range of them.
   const size_t np = parts.size();
   int64_t first_row[kMaxParts + 1] = {0};
   cpu::QuantRowsFn fns[kMaxParts];
   for (size_t i = 0; i < np; ++i) {
+    CHECK(parts[i].w->paired) << DTypeName(parts[i].w->dtype) << " matrix not packed (PackForCpu)";
     first_row[i + 1] = first_row[i] + parts[i].w->rows;
     fns[i] = cpu::PickQuantRows(parts[i].w->dtype);
   }
-  const cpu::Q8Act* xqp = xq.data();
+  const cpu::Q8ActPair* xqp = xq.data();
   ForRows(pool, first_row[np], [&](int64_t r0, int64_t r1, int) {
     for (size_t i = 0; i < np; ++i) {
       const int64_t b = std::max(r0, first_row[i]), e = std::min(r1, first_row[i + 1]);
       if (b >= e) continue;
       const WeightMatrix& w = *parts[i].w;
-      fns[i](w.data.data(), RowBytes(w.dtype, cols), xqp, nb, n_tokens, w.rows, parts[i].y,
-             b - first_row[i], e - first_row[i]);
+      fns[i](w.data.data(), cpu::PairedRowBytes(w.dtype, cols), xqp, n_pairs, n_tokens, w.rows,
+             parts[i].y, b - first_row[i], e - first_row[i]);
     }
   });
 }

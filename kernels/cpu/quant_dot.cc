@@ -10,8 +10,95 @@
 
 namespace gs::kernels::cpu {
 
-void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out) {
+int64_t PairedRowBytes(DType t, int64_t cols) {
+  return PairsOf(cols / kQBlock) * 2 * BlockBytes(t);
+}
+
+namespace {
+
+// GGUF blocks b0, b1 (bb bytes each) → one pair record at p, and back.
+void PackPair(DType t, const uint8_t* b0, const uint8_t* b1, uint8_t* p) {
+  std::memcpy(p, b0, 2);  // d0
+  std::memcpy(p + 2, b1, 2);  // d1
+  switch (t) {
+    case DType::kQ8_0:
+      std::memcpy(p + 4, b0 + 2, 16);
+      std::memcpy(p + 20, b1 + 2, 16);
+      std::memcpy(p + 36, b0 + 18, 16);
+      std::memcpy(p + 52, b1 + 18, 16);
+      break;
+    case DType::kQ4_0:
+      std::memcpy(p + 4, b0 + 2, 16);
+      std::memcpy(p + 20, b1 + 2, 16);
+      break;
+    case DType::kQ4_1:
+      std::memcpy(p + 4, b0 + 2, 2);  // m0
+      std::memcpy(p + 6, b1 + 2, 2);  // m1
+      std::memcpy(p + 8, b0 + 4, 16);
+      std::memcpy(p + 24, b1 + 4, 16);
+      break;
+    default:
+      CHECK(false) << "no paired layout for " << DTypeName(t);
+  }
+}
+
+
+}  // namespace
+
+void UnpackPair(DType t, const uint8_t* p, uint8_t* b0, uint8_t* b1) {
+  std::memcpy(b0, p, 2);
+  std::memcpy(b1, p + 2, 2);
+  switch (t) {
+    case DType::kQ8_0:
+      std::memcpy(b0 + 2, p + 4, 16);
+      std::memcpy(b1 + 2, p + 20, 16);
+      std::memcpy(b0 + 18, p + 36, 16);
+      std::memcpy(b1 + 18, p + 52, 16);
+      break;
+    case DType::kQ4_0:
+      std::memcpy(b0 + 2, p + 4, 16);
+      std::memcpy(b1 + 2, p + 20, 16);
+      break;
+    case DType::kQ4_1:
+      std::memcpy(b0 + 2, p + 4, 2);
+      std::memcpy(b1 + 2, p + 6, 2);
+      std::memcpy(b0 + 4, p + 8, 16);
+      std::memcpy(b1 + 4, p + 24, 16);
+      break;
+    default:
+      CHECK(false) << "no paired layout for " << DTypeName(t);
+  }
+}
+
+void PackPairedRows(DType t, const uint8_t* gguf, int64_t rows, int64_t cols, uint8_t* out) {
+  CHECK(cols % kQBlock == 0) << DTypeName(t) << " row of " << cols << " elements";
+  const int64_t nb = cols / kQBlock, bb = BlockBytes(t), np = PairsOf(nb);
+  const uint8_t zero[64] = {};
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = gguf + r * nb * bb;
+    uint8_t* dst = out + r * np * 2 * bb;
+    for (int64_t j = 0; j < np; ++j) {
+      const uint8_t* b1 = 2 * j + 1 < nb ? src + (2 * j + 1) * bb : zero;
+      PackPair(t, src + 2 * j * bb, b1, dst + j * 2 * bb);
+    }
+  }
+}
+
+void DequantizePairedRow(DType t, const uint8_t* row, int64_t cols, float* out) {
+  const int64_t nb = cols / kQBlock, bb = BlockBytes(t);
+  uint8_t blocks[2 * 34];
+  float tmp[2 * kQBlock];
+  for (int64_t j = 0; j < PairsOf(nb); ++j) {
+    UnpackPair(t, row + j * 2 * bb, blocks, blocks + bb);
+    const int64_t n = std::min<int64_t>(2 * kQBlock, cols - j * 2 * kQBlock);
+    DequantizeRow(t, blocks, tmp, 2 * kQBlock);
+    std::memcpy(out + j * 2 * kQBlock, tmp, sizeof(float) * n);
+  }
+}
+
+void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
   CHECK(k % kQBlock == 0) << "activation row of " << k << " elements";
+  const int64_t nb = k / kQBlock;
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   __m256 row_max = _mm256_setzero_ps();
   for (int64_t i = 0; i < k; i += 8) {
@@ -28,61 +115,101 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8Act* out) {
   const __m256 scale_v = _mm256_set1_ps(scale);
   const __m256 q_max = _mm256_set1_ps(127.0f), q_min = _mm256_set1_ps(-127.0f);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (int64_t b = 0; b < k / kQBlock; ++b, x += kQBlock) {
-    __m256i qi[4];
-    __m256 sum = _mm256_setzero_ps();
-    for (int i = 0; i < 4; ++i) {
-      const __m256 v = _mm256_loadu_ps(x + 8 * i);
-      // Every element gets the largest magnitude of its group of four.
-      __m256 m = _mm256_andnot_ps(sign_bit, v);
-      m = _mm256_max_ps(m, _mm256_permute_ps(m, 0xb1));
-      m = _mm256_max_ps(m, _mm256_permute_ps(m, 0x4e));
-      const __m256 kf = _mm256_min_ps(
-          k_max, _mm256_max_ps(one, _mm256_ceil_ps(_mm256_mul_ps(m, to_steps))));
-      const __m256 step = _mm256_mul_ps(kf, scale_v);
-      const __m256 nz = _mm256_cmp_ps(step, _mm256_setzero_ps(), _CMP_GT_OQ);
-      __m256 r = _mm256_round_ps(_mm256_and_ps(nz, _mm256_div_ps(v, step)),
-                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      r = _mm256_min_ps(q_max, _mm256_max_ps(q_min, r));
-      qi[i] = _mm256_cvtps_epi32(r);
-      sum = _mm256_fmadd_ps(r, kf, sum);
-      // Elements 0 and 4 of the vector start its two groups.
-      const auto kg0 = static_cast<int16_t>(_mm256_cvtss_f32(kf));
-      const auto kg1 = static_cast<int16_t>(_mm_cvtss_f32(_mm256_extractf128_ps(kf, 1)));
-      out[b].k[4 * i] = out[b].k[4 * i + 1] = kg0;
-      out[b].k[4 * i + 2] = out[b].k[4 * i + 3] = kg1;
+  for (int64_t j = 0; j < PairsOf(nb); ++j) {
+    Q8ActPair& o = out[j];
+    float s[2] = {0.0f, 0.0f};
+    for (int half = 0; half < 2; ++half) {
+      const int64_t b = 2 * j + half;
+      if (b >= nb) {  // the zero block that pads an odd row
+        std::memset(o.lo + 16, 0, 16);
+        std::memset(o.hi + 16, 0, 16);
+        for (int g = 0; g < 4; ++g) o.k_lo[8 + 2 * g] = o.k_lo[9 + 2 * g] = 1;
+        for (int g = 0; g < 4; ++g) o.k_hi[8 + 2 * g] = o.k_hi[9 + 2 * g] = 1;
+        break;
+      }
+      const float* xb = x + b * kQBlock;
+      __m256i qi[4];
+      __m256 sum = _mm256_setzero_ps();
+      int16_t kg[8];
+      for (int i = 0; i < 4; ++i) {
+        const __m256 v = _mm256_loadu_ps(xb + 8 * i);
+        // Every element gets the largest magnitude of its group of four.
+        __m256 m = _mm256_andnot_ps(sign_bit, v);
+        m = _mm256_max_ps(m, _mm256_permute_ps(m, 0xb1));
+        m = _mm256_max_ps(m, _mm256_permute_ps(m, 0x4e));
+        const __m256 kf = _mm256_min_ps(
+            k_max, _mm256_max_ps(one, _mm256_ceil_ps(_mm256_mul_ps(m, to_steps))));
+        const __m256 step = _mm256_mul_ps(kf, scale_v);
+        const __m256 nz = _mm256_cmp_ps(step, _mm256_setzero_ps(), _CMP_GT_OQ);
+        __m256 r = _mm256_round_ps(_mm256_and_ps(nz, _mm256_div_ps(v, step)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm256_min_ps(q_max, _mm256_max_ps(q_min, r));
+        qi[i] = _mm256_cvtps_epi32(r);
+        sum = _mm256_fmadd_ps(r, kf, sum);
+        // Elements 0 and 4 of the vector start its two groups.
+        kg[2 * i] = static_cast<int16_t>(_mm256_cvtss_f32(kf));
+        kg[2 * i + 1] = static_cast<int16_t>(_mm_cvtss_f32(_mm256_extractf128_ps(kf, 1)));
+      }
+      const __m256i p01 = _mm256_packs_epi32(qi[0], qi[1]);
+      const __m256i p23 = _mm256_packs_epi32(qi[2], qi[3]);
+      alignas(32) int8_t q[kQBlock];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q),
+                         _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order));
+      // Elements 0..15 (groups 0..3) go to lo, 16..31 (groups 4..7) to hi,
+      // at the block's half of each.
+      std::memcpy(o.lo + 16 * half, q, 16);
+      std::memcpy(o.hi + 16 * half, q + 16, 16);
+      for (int g = 0; g < 4; ++g) {
+        o.k_lo[8 * half + 2 * g] = o.k_lo[8 * half + 2 * g + 1] = kg[g];
+        o.k_hi[8 * half + 2 * g] = o.k_hi[8 * half + 2 * g + 1] = kg[4 + g];
+      }
+      __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+      s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+      s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+      s[half] = _mm_cvtss_f32(s4);
     }
-    const __m256i p01 = _mm256_packs_epi32(qi[0], qi[1]);
-    const __m256i p23 = _mm256_packs_epi32(qi[2], qi[3]);
-    const __m256i p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), p);
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-    out[b].s = _mm_cvtss_f32(s4);
-    out[b].s_next = 0.0f;
-    if (b > 0) out[b - 1].s_next = out[b].s;
-    out[b].scale = scale;
+    o.off_q4_1[0] = o.off_q4_1[1] = 0.0f;
+    o.off_q4_1[2] = s[0];
+    o.off_q4_1[3] = s[1];
+    o.off_q4_0[0] = -8.0f * s[0];
+    o.off_q4_0[1] = -8.0f * s[1];
+    o.off_q4_0[2] = o.off_q4_0[3] = 0.0f;
+    o.scale = scale;
   }
+}
+
+float QuantizedActivation(const Q8ActPair* row, int64_t i) {
+  const Q8ActPair& p = row[i / (2 * kQBlock)];
+  const int64_t e = i % (2 * kQBlock), half = e / kQBlock, elem = e % kQBlock;
+  const int64_t v = 16 * half + elem % 16;  // byte of lo (elem < 16) or hi
+  const bool low = elem < 16;
+  const int q = low ? p.lo[v] : p.hi[v];
+  const int k = low ? p.k_lo[v / 4 * 2] : p.k_hi[v / 4 * 2];
+  return static_cast<float>(q) * (static_cast<float>(k) * p.scale);
 }
 
 // AVX2 (the x86-64-v3 baseline): maddubs to int16 pairs, then madd with the
 // group multipliers to int32.
 #define GS_QD_NS avx2
-#define GS_QD_IDOT(u, s, k) _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), k)
+#define GS_QD_IDOT2(ul, sl, kl, uh, sh, kh)                              \
+  _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ul, sl), kl), \
+                   _mm256_madd_epi16(_mm256_maddubs_epi16(uh, sh), kh))
 #include "kernels/cpu/quant_dot_body.inc"
 #undef GS_QD_NS
-#undef GS_QD_IDOT
+#undef GS_QD_IDOT2
 
-// AVX-512 VNNI: the second step as dpwssd. Only called when the CPU reports
-// it (PickQuantRows).
+// AVX-512 VNNI: the second step and the sum as two dpwssd. Only called when
+// the CPU reports it (PickQuantRows).
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
 #define GS_QD_NS vnni
-#define GS_QD_IDOT(u, s, k) _mm256_dpwssd_epi32(_mm256_setzero_si256(), _mm256_maddubs_epi16(u, s), k)
+#define GS_QD_IDOT2(ul, sl, kl, uh, sh, kh)                                              \
+  _mm256_dpwssd_epi32(                                                                  \
+      _mm256_dpwssd_epi32(_mm256_setzero_si256(), _mm256_maddubs_epi16(ul, sl), kl), \
+      _mm256_maddubs_epi16(uh, sh), kh)
 #include "kernels/cpu/quant_dot_body.inc"
 #undef GS_QD_NS
-#undef GS_QD_IDOT
+#undef GS_QD_IDOT2
 #pragma GCC pop_options
 
 QuantRowsFn PickQuantRows(DType t, bool allow_wide) {

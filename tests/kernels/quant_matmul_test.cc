@@ -4,10 +4,10 @@
 //
 // Tolerance. Quantized weights are multiplied with activations rounded to
 // 8 bits with a step per group of four that is at most amax(group)/127 plus
-// the row's unit amax(row)/(127 * 32767) (see Q8Act), so each activation
-// moves by at most half of that. The test asserts, per output,
+// the row's unit amax(row)/(127 * kGroupSteps) (see Q8ActPair), so each
+// activation moves by at most half of that. The test asserts, per output,
 //   |y - ref| <= sum over groups of (sum |w| in group) *
-//                  (amax_x(group) + amax_x(row) / 32767) / 254
+//                  (amax_x(group) + amax_x(row) / kGroupSteps) / 254
 //                + 1e-5 * sum |w * x|
 // (the second term covers fp32 accumulation). Float weights (fp32, bf16,
 // f16) are exact up to fp32 rounding: |y - ref| <= 1e-5 * sum |w * x|.
@@ -74,6 +74,12 @@ WeightMatrix RandomMatrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng
   return w;
 }
 
+// The matrix as the CPU products take it.
+WeightMatrix Packed(WeightMatrix w) {
+  kernels::PackForCpu(&w);
+  return w;
+}
+
 struct Shape {
   int64_t rows, cols, tokens;
   int threads;
@@ -91,7 +97,7 @@ void CheckAgainstReference(DType t, const Shape& s, uint32_t seed, bool int8 = t
   x[3] = 25.0f;  // an outlier, as real activations have
   ThreadPool pool(s.threads);
   std::vector<float> y(s.tokens * s.rows, NAN);
-  kernels::MatMul(x.data(), s.tokens, w, y.data(), &pool,
+  kernels::MatMul(x.data(), s.tokens, Packed(w), y.data(), &pool,
                   int8 ? kernels::Activations::kInt8 : kernels::Activations::kFp32);
 
   // The fp32-activation path is exact up to fp32 rounding.
@@ -148,15 +154,14 @@ TEST(QuantMatMulTest, FloatPathsTakeOddWidths) {
   }
 }
 
-// Element i of an activation block, as the kernels see it.
-float Dequantized(const kernels::cpu::Q8Act& b, int i) {
-  return static_cast<float>(b.q[i]) * (static_cast<float>(b.k[i / 4 * 2]) * b.scale);
-}
+using kernels::cpu::PairsOf;
 
-// Quantizes n rows of x (k wide) to activation blocks.
-std::vector<kernels::cpu::Q8Act> QuantizeRows(const std::vector<float>& x, int64_t n, int64_t k) {
-  std::vector<kernels::cpu::Q8Act> xq(n * k / 32);
-  for (int64_t t = 0; t < n; ++t) kernels::cpu::QuantizeRowQ8(x.data() + t * k, k, &xq[t * k / 32]);
+// Quantizes n rows of x (k wide) to activation pairs, PairsOf(k / 32) a row.
+std::vector<kernels::cpu::Q8ActPair> QuantizeRows(const std::vector<float>& x, int64_t n,
+                                                  int64_t k) {
+  const int64_t np = PairsOf(k / 32);
+  std::vector<kernels::cpu::Q8ActPair> xq(n * np);
+  for (int64_t t = 0; t < n; ++t) kernels::cpu::QuantizeRowQ8(x.data() + t * k, k, &xq[t * np]);
   return xq;
 }
 
@@ -171,11 +176,12 @@ TEST(QuantMatMulTest, WideKernelsMatchBaseline) {
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     for (float& v : x) v = gauss(rng);
     const auto xq = QuantizeRows(x, 7, 512);
-    const int64_t rb = RowBytes(t, 512);
+    const WeightMatrix p = Packed(w);
+    const int64_t rb = kernels::cpu::PairedRowBytes(t, 512);
     for (int nt = 1; nt <= 7; ++nt) {
       std::vector<float> a(nt * 9), b(nt * 9);
-      kernels::cpu::PickQuantRows(t, false)(w.data.data(), rb, xq.data(), 16, nt, 9, a.data(), 0, 9);
-      kernels::cpu::PickQuantRows(t, true)(w.data.data(), rb, xq.data(), 16, nt, 9, b.data(), 0, 9);
+      kernels::cpu::PickQuantRows(t, false)(p.data.data(), rb, xq.data(), 8, nt, 9, a.data(), 0, 9);
+      kernels::cpu::PickQuantRows(t, true)(p.data.data(), rb, xq.data(), 8, nt, 9, b.data(), 0, 9);
       for (int i = 0; i < nt * 9; ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::fabs(a[i])));
     }
   }
@@ -186,24 +192,25 @@ TEST(QuantMatMulTest, WideKernelsMatchBaseline) {
 // on what else is running).
 TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
   std::mt19937 rng(11);
-  const int64_t rows = 23, cols = 192, nb = cols / 32;
+  // 7 blocks a row: three pairs and a padded one.
+  const int64_t rows = 23, cols = 224, np = PairsOf(cols / 32);
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
     SCOPED_TRACE(DTypeName(t));
-    const WeightMatrix w = RandomMatrix(t, rows, cols, rng);
+    const WeightMatrix w = Packed(RandomMatrix(t, rows, cols, rng));
     const int64_t n = 11;
     std::vector<float> x(n * cols);
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     for (float& v : x) v = gauss(rng);
     const auto xq = QuantizeRows(x, n, cols);
-    const int64_t rb = RowBytes(t, cols);
+    const int64_t rb = kernels::cpu::PairedRowBytes(t, cols);
     const auto rows_fn = kernels::cpu::PickQuantRows(t);
     std::vector<float> all(n * rows);
-    rows_fn(w.data.data(), rb, xq.data(), nb, n, rows, all.data(), 0, rows);
+    rows_fn(w.data.data(), rb, xq.data(), np, n, rows, all.data(), 0, rows);
     for (int64_t tk = 0; tk < n; ++tk) {
       std::vector<float> one(rows);
       // Alone, and in two row ranges that split the 4-row tiles unevenly.
-      rows_fn(w.data.data(), rb, xq.data() + tk * nb, nb, 1, rows, one.data(), 0, 7);
-      rows_fn(w.data.data(), rb, xq.data() + tk * nb, nb, 1, rows, one.data(), 7, rows);
+      rows_fn(w.data.data(), rb, xq.data() + tk * np, np, 1, rows, one.data(), 0, 7);
+      rows_fn(w.data.data(), rb, xq.data() + tk * np, np, 1, rows, one.data(), 7, rows);
       for (int64_t o = 0; o < rows; ++o) {
         ASSERT_EQ(one[o], all[tk * rows + o]) << "token " << tk << " row " << o;
       }
@@ -216,7 +223,7 @@ TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
 // the tolerance above accounts for.
 TEST(QuantMatMulTest, Int8PathIsTheProductWithRoundedActivations) {
   std::mt19937 rng(21);
-  const int64_t rows = 37, cols = 576, n = 5, nb = cols / 32;
+  const int64_t rows = 37, cols = 608, n = 5, np = PairsOf(cols / 32);
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
     SCOPED_TRACE(DTypeName(t));
     const WeightMatrix w = RandomMatrix(t, rows, cols, rng);
@@ -226,10 +233,15 @@ TEST(QuantMatMulTest, Int8PathIsTheProductWithRoundedActivations) {
     x[40] = 30.0f;
     const auto xq = QuantizeRows(x, n, cols);
     std::vector<float> xr(n * cols);
-    for (int64_t i = 0; i < n * cols; ++i) xr[i] = Dequantized(xq[i / 32], i % 32);
+    for (int64_t tk = 0; tk < n; ++tk) {
+      for (int64_t i = 0; i < cols; ++i) {
+        xr[tk * cols + i] = kernels::cpu::QuantizedActivation(&xq[tk * np], i);
+      }
+    }
     std::vector<float> y8(n * rows), y32(n * rows);
-    kernels::MatMul(x.data(), n, w, y8.data(), nullptr, kernels::Activations::kInt8);
-    kernels::MatMul(xr.data(), n, w, y32.data(), nullptr, kernels::Activations::kFp32);
+    const WeightMatrix p = Packed(w);
+    kernels::MatMul(x.data(), n, p, y8.data(), nullptr, kernels::Activations::kInt8);
+    kernels::MatMul(xr.data(), n, p, y32.data(), nullptr, kernels::Activations::kFp32);
     std::vector<float> wrow(cols);
     for (int64_t o = 0; o < rows; ++o) {
       DequantizeRow(t, w.data.data() + o * RowBytes(t, cols), wrow.data(), cols);
@@ -240,43 +252,85 @@ TEST(QuantMatMulTest, Int8PathIsTheProductWithRoundedActivations) {
             << "row " << o << " token " << tk;
       }
     }
-    (void)nb;
   }
 }
 
+// The quantized value and group step of element i, read from the layout the
+// header documents (not through the library's own accessor).
+struct Rounded {
+  int q;
+  float step;
+};
+Rounded At(const std::vector<kernels::cpu::Q8ActPair>& row, int64_t i) {
+  const auto& p = row[i / 64];
+  const int64_t half = (i % 64) / 32, elem = i % 32, v = 16 * half + elem % 16;
+  if (elem < 16) return {p.lo[v], p.k_lo[v / 4 * 2] * p.scale};
+  return {p.hi[v], p.k_hi[v / 4 * 2] * p.scale};
+}
+
 TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
-  std::vector<float> x(64);
-  for (int i = 0; i < 64; ++i) x[i] = std::sin(0.37f * i) * (i < 32 ? 1.0f : 100.0f);
+  // Three blocks: one pair and one padded pair.
+  std::vector<float> x(96);
+  for (int i = 0; i < 96; ++i) x[i] = std::sin(0.37f * i) * (i < 32 ? 1.0f : 100.0f);
   x[5] = 0.0f;
   x[9] = 40.0f;  // an outlier coarsens its own group only
   for (int i = 12; i < 16; ++i) x[i] = 0.0f;  // an all-zero group
   x[20] = 1e-4f;  // a group far below the row's largest value
   for (int i = 21; i < 24; ++i) x[i] = -3e-5f;
-  std::vector<kernels::cpu::Q8Act> q(2);
-  kernels::cpu::QuantizeRowQ8(x.data(), 64, q.data());
+  const auto q = QuantizeRows(x, 1, 96);
+  ASSERT_EQ(q.size(), 2u);
   float row_amax = 0;
   for (float v : x) row_amax = std::max(row_amax, std::fabs(v));
   const float unit = row_amax / (127.0f * kernels::cpu::kGroupSteps);
-  for (int i = 0; i < 64; ++i) {
-    const auto& b = q[i / 32];
-    EXPECT_FLOAT_EQ(b.scale, unit) << i;
-    const int g = (i % 32) / 4;
-    EXPECT_EQ(b.k[2 * g], b.k[2 * g + 1]) << i;
-    EXPECT_GE(b.k[2 * g], 1) << i;
-    const float step = b.k[2 * g] * b.scale;
+  for (int i = 0; i < 96; ++i) {
+    EXPECT_FLOAT_EQ(q[i / 64].scale, unit) << i;
+    const Rounded r = At(q, i);
+    EXPECT_GE(r.step, unit * (1 - 1e-6f)) << i;  // k >= 1
     float amax = 0;
     for (int j = i / 4 * 4; j < i / 4 * 4 + 4; ++j) amax = std::max(amax, std::fabs(x[j]));
     // The group's step holds its largest value in 127 steps, and is no
     // coarser than that needs.
-    EXPECT_GE(step * 127.0f, amax * (1 - 1e-6f)) << i;
-    EXPECT_LE(step, amax / 127.0f + unit * 1.0001f) << i;
-    EXPECT_LE(std::abs(int{b.q[i % 32]}), 127) << i;
-    EXPECT_NEAR(Dequantized(b, i % 32), x[i], step * 0.5f * 1.0001f + 1e-12f) << i;
+    EXPECT_GE(r.step * 127.0f, amax * (1 - 1e-6f)) << i;
+    EXPECT_LE(r.step, amax / 127.0f + unit * 1.0001f) << i;
+    EXPECT_LE(std::abs(r.q), 127) << i;
+    EXPECT_NEAR(r.q * r.step, x[i], r.step * 0.5f * 1.0001f + 1e-12f) << i;
+    EXPECT_EQ(kernels::cpu::QuantizedActivation(q.data(), i), r.q * r.step) << i;
   }
-  for (int blk = 0; blk < 2; ++blk) {
-    double sum = 0;
-    for (int i = 0; i < 32; ++i) sum += q[blk].q[i] * q[blk].k[i / 4 * 2];
-    EXPECT_NEAR(q[blk].s, sum, 1e-6 * (1 + std::fabs(sum))) << blk;
+  // The padding block is zero and its sums too.
+  for (int i = 96; i < 128; ++i) EXPECT_EQ(At(q, i).q, 0) << i;
+  for (int pair = 0; pair < 2; ++pair) {
+    for (int half = 0; half < 2; ++half) {
+      double sum = 0;
+      for (int e = 0; e < 32; ++e) {
+        const Rounded r = At(q, pair * 64 + half * 32 + e);
+        sum += r.q * static_cast<double>(r.step / unit);
+      }
+      EXPECT_NEAR(q[pair].off_q4_1[2 + half], sum, 1e-5 * (1 + std::fabs(sum))) << pair;
+      EXPECT_NEAR(q[pair].off_q4_0[half], -8 * sum, 8e-5 * (1 + std::fabs(sum))) << pair;
+      EXPECT_EQ(q[pair].off_q4_1[half], 0.0f);
+      EXPECT_EQ(q[pair].off_q4_0[2 + half], 0.0f);
+    }
+  }
+}
+
+// Packing keeps every weight: the paired rows dequantize to exactly the GGUF
+// rows, odd block counts included.
+TEST(QuantMatMulTest, PackedRowsHoldTheSameWeights) {
+  std::mt19937 rng(9);
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+    for (int64_t cols : {32, 64, 96, 576}) {
+      const WeightMatrix w = RandomMatrix(t, 3, cols, rng);
+      const WeightMatrix p = Packed(w);
+      EXPECT_TRUE(p.paired);
+      EXPECT_EQ(p.bytes(), 3 * kernels::cpu::PairedRowBytes(t, cols));
+      std::vector<float> a(cols), b(cols);
+      for (int64_t r = 0; r < 3; ++r) {
+        DequantizeRow(t, w.data.data() + r * RowBytes(t, cols), a.data(), cols);
+        kernels::cpu::DequantizePairedRow(
+            t, p.data.data() + r * kernels::cpu::PairedRowBytes(t, cols), cols, b.data());
+        EXPECT_EQ(a, b) << DTypeName(t) << " cols " << cols << " row " << r;
+      }
+    }
   }
 }
 
@@ -286,7 +340,7 @@ TEST(QuantMatMulTest, ZeroActivationsGiveZero) {
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
     const WeightMatrix w = RandomMatrix(t, 8, 64, rng);
     std::vector<float> x(64, 0.0f), y(8, NAN);
-    kernels::MatMul(x.data(), 1, w, y.data(), nullptr, kernels::Activations::kInt8);
+    kernels::MatMul(x.data(), 1, Packed(w), y.data(), nullptr, kernels::Activations::kInt8);
     for (float v : y) EXPECT_EQ(v, 0.0f) << DTypeName(t);
   }
 }

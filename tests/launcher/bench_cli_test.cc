@@ -57,12 +57,14 @@ TEST(BenchCliTest, WeightBytesSplitAcrossRanks) {
       "timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 3 ", model);
   ExpectConsistent(one, 1, 1);
   ExpectConsistent(three, 3, 1);
-  // Every rank reads only its slices, and together they read the model once
-  // (up to the norms each rank keeps whole).
+  // Every rank reads only its slices, and together they read the model once,
+  // up to the norms each rank keeps whole and the zero block that pads a row
+  // slice with an odd number of blocks (this model's slices are a few blocks
+  // wide, so that is several percent here and next to nothing on real ones).
   const double w1 = one["weight_bytes_per_step"].get<double>();
   const double w3 = three["weight_bytes_per_step"].get<double>();
   EXPECT_GE(w3, w1);
-  EXPECT_LT(w3, 1.05 * w1);
+  EXPECT_LT(w3, 1.15 * w1);
 }
 
 TEST(BenchCliTest, RejectsBadArguments) {
