@@ -39,25 +39,76 @@ inline __m256 Reduce8(const __m256 a[8]) {
   return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
 }
 
-// Where a position's key (or value) row for group g lives.
-struct RowFinder {
-  const int32_t* table;
-  int64_t G, B, hd, g;
-  int64_t operator()(int64_t p) const {
-    return ((static_cast<int64_t>(table[p / B]) * G + g) * B + p % B) * hd;
+// e^x for x <= 0 (softmax arguments), to about one ulp: x = n ln2 + r with
+// |r| <= ln2 / 2, e^r by its Taylor series to r^6 / 720 (the next term is
+// below 1.2e-7 relative), 2^n put into the exponent bits. Arguments below
+// -87 give e^-87 (1.6e-38) instead of a denormal or zero.
+inline __m256 ExpNonPositive(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln 2 in two parts, so n * ln2_hi is exact.
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i pow2n =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2n));
+}
+
+// s[0, n) ← softmax(s[0, n)).
+void Softmax(float* s, int64_t n) {
+  int64_t p = 0;
+  __m256 mx8 = _mm256_set1_ps(-INFINITY);
+  for (; p + 8 <= n; p += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + p));
+  float lanes[8];
+  _mm256_storeu_ps(lanes, mx8);
+  float mx = *std::max_element(lanes, lanes + 8);
+  for (; p < n; ++p) mx = std::max(mx, s[p]);
+  const __m256 m = _mm256_set1_ps(mx);
+  __m256 sum8 = _mm256_setzero_ps();
+  for (p = 0; p + 8 <= n; p += 8) {
+    const __m256 e = ExpNonPositive(_mm256_sub_ps(_mm256_loadu_ps(s + p), m));
+    _mm256_storeu_ps(s + p, e);
+    sum8 = _mm256_add_ps(sum8, e);
   }
-};
+  _mm256_storeu_ps(lanes, sum8);
+  double sum = 0;
+  for (float v : lanes) sum += v;
+  for (; p < n; ++p) {
+    s[p] = std::exp(s[p] - mx);
+    sum += s[p];
+  }
+  const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
+  for (p = 0; p + 8 <= n; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
+  for (; p < n; ++p) s[p] *= _mm256_cvtss_f32(inv);
+}
+
+// Asks for the cache lines of n floats at p.
+inline void Prefetch(const float* p, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
 
 // scores[h * ctx + p] = scale * q_h · k_p for heads [0, nh) and positions
-// [0, ctx), head_dim a multiple of 8: eight key rows at a time meet each
-// head's query, and their eight dot products are reduced together.
-void ScoresAvx2(const float* const* qh, int nh, const float* k, const RowFinder& row, int64_t ctx,
-                int64_t hd, float scale, float* scores) {
+// [0, ctx) (krow[p]: the key row of position p), head_dim a multiple of 8:
+// eight key rows at a time meet each head's query, and their eight dot
+// products are reduced together.
+void ScoresAvx2(const float* const* qh, int nh, const float* const* krow, int64_t ctx, int64_t hd,
+                float scale, float* scores) {
   const __m256 sv = _mm256_set1_ps(scale);
   for (int64_t p0 = 0; p0 < ctx; p0 += 8) {
     const int np = static_cast<int>(std::min<int64_t>(8, ctx - p0));
     const float* kr[8];
-    for (int i = 0; i < 8; ++i) kr[i] = k + row(p0 + std::min(i, np - 1));
+    for (int i = 0; i < 8; ++i) kr[i] = krow[p0 + std::min(i, np - 1)];
+    // Rows are read once from memory and live in blocks scattered by the block
+    // table: ask for the rows two chunks ahead.
+    for (int64_t p = p0 + 16; p < std::min(ctx, p0 + 24); ++p) Prefetch(krow[p], hd);
     for (int h = 0; h < nh; ++h) {
       __m256 a[8];
       for (__m256& v : a) v = _mm256_setzero_ps();
@@ -72,21 +123,38 @@ void ScoresAvx2(const float* const* qh, int nh, const float* k, const RowFinder&
   }
 }
 
-// out_h = sum_p w[h * ctx + p] * v_p for heads [0, nh), head_dim a multiple of
-// 8 and at most 256.
-void WeightedValuesAvx2(const float* w, int nh, const float* v, const RowFinder& row, int64_t ctx,
+// out[0, 8 NV) = sum_p w[p] * vrow[p][0, 8 NV): NV vectors held in registers.
+template <int NV>
+void WeightedChunk(const float* w, const float* const* vrow, int64_t ctx, int64_t d0, float* out) {
+  __m256 acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < ctx; ++p) {
+    if (p + 8 < ctx) Prefetch(vrow[p + 8] + d0, 8 * NV);
+    const __m256 wp = _mm256_set1_ps(w[p]);
+    const float* vr = vrow[p] + d0;
+    for (int j = 0; j < NV; ++j) acc[j] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr + 8 * j), acc[j]);
+  }
+  for (int j = 0; j < NV; ++j) _mm256_storeu_ps(out + d0 + 8 * j, acc[j]);
+}
+
+// out_h = sum_p w[h * ctx + p] * v_p for heads [0, nh), head_dim a multiple
+// of 8, in chunks of 64 dimensions.
+void WeightedValuesAvx2(const float* w, int nh, const float* const* vrow, int64_t ctx,
                         int64_t hd, float* const* out) {
-  const int64_t nv = hd / 8;
   for (int h = 0; h < nh; ++h) {
-    __m256 acc[32];
-    for (int64_t j = 0; j < nv; ++j) acc[j] = _mm256_setzero_ps();
     const float* wh = w + h * ctx;
-    for (int64_t p = 0; p < ctx; ++p) {
-      const __m256 wp = _mm256_set1_ps(wh[p]);
-      const float* vr = v + row(p);
-      for (int64_t j = 0; j < nv; ++j) acc[j] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr + 8 * j), acc[j]);
+    int64_t d0 = 0;
+    for (; d0 + 64 <= hd; d0 += 64) WeightedChunk<8>(wh, vrow, ctx, d0, out[h]);
+    switch ((hd - d0) / 8) {
+      case 1: WeightedChunk<1>(wh, vrow, ctx, d0, out[h]); break;
+      case 2: WeightedChunk<2>(wh, vrow, ctx, d0, out[h]); break;
+      case 3: WeightedChunk<3>(wh, vrow, ctx, d0, out[h]); break;
+      case 4: WeightedChunk<4>(wh, vrow, ctx, d0, out[h]); break;
+      case 5: WeightedChunk<5>(wh, vrow, ctx, d0, out[h]); break;
+      case 6: WeightedChunk<6>(wh, vrow, ctx, d0, out[h]); break;
+      case 7: WeightedChunk<7>(wh, vrow, ctx, d0, out[h]); break;
+      default: break;
     }
-    for (int64_t j = 0; j < nv; ++j) _mm256_storeu_ps(out[h] + 8 * j, acc[j]);
   }
 }
 
@@ -94,51 +162,51 @@ void WeightedValuesAvx2(const float* w, int nh, const float* v, const RowFinder&
 // loaded once for the whole run of heads.
 void AttendGroup(const float* q, const KvLayerView& kv, const AttentionBatch& batch, int64_t t,
                  int h0, int h1, int g, int n_heads, float scale, float* out) {
-  const int64_t hd = kv.head_dim;
+  const int64_t hd = kv.head_dim, B = kv.block_size, G = kv.n_groups;
   const int64_t ctx = batch.positions[t] + 1;
-  const RowFinder row{
-      batch.block_tables + static_cast<int64_t>(batch.token_seq[t]) * batch.max_blocks,
-      kv.n_groups, kv.block_size, hd, g};
+  const int32_t* table =
+      batch.block_tables + static_cast<int64_t>(batch.token_seq[t]) * batch.max_blocks;
   const int nh = h1 - h0;
   // Per-thread scratch that only grows: no allocation once warm.
   thread_local std::vector<float> scores;
+  thread_local std::vector<const float*> krow, vrow;
   if (static_cast<int64_t>(scores.size()) < nh * ctx) scores.resize(nh * ctx);
+  if (static_cast<int64_t>(krow.size()) < ctx) {
+    krow.resize(ctx);
+    vrow.resize(ctx);
+  }
+  // Where each position's rows live: block table lookups once per block.
+  for (int64_t p0 = 0, blk = 0; p0 < ctx; p0 += B, ++blk) {
+    const int64_t base = (static_cast<int64_t>(table[blk]) * G + g) * B * hd;
+    for (int64_t p = p0; p < std::min(ctx, p0 + B); ++p) {
+      krow[p] = kv.k + base + (p - p0) * hd;
+      vrow[p] = kv.v + base + (p - p0) * hd;
+    }
+  }
   const float* qh[kMaxHeadsPerRun];
   float* oh[kMaxHeadsPerRun];
   for (int h = 0; h < nh; ++h) {
     qh[h] = q + (t * n_heads + h0 + h) * hd;
     oh[h] = out + (t * n_heads + h0 + h) * hd;
   }
-  const bool vec = hd % 8 == 0 && hd <= 256;
+  const bool vec = hd % 8 == 0;
   if (vec) {
-    ScoresAvx2(qh, nh, kv.k, row, ctx, hd, scale, scores.data());
+    ScoresAvx2(qh, nh, krow.data(), ctx, hd, scale, scores.data());
   } else {
     for (int64_t p = 0; p < ctx; ++p) {
-      const float* krow = kv.k + row(p);
-      for (int h = 0; h < nh; ++h) scores[h * ctx + p] = Dot(qh[h], krow, hd) * scale;
+      for (int h = 0; h < nh; ++h) scores[h * ctx + p] = Dot(qh[h], krow[p], hd) * scale;
     }
   }
-  for (int h = 0; h < nh; ++h) {
-    float* s = scores.data() + h * ctx;
-    const float mx = *std::max_element(s, s + ctx);
-    double sum = 0;
-    for (int64_t p = 0; p < ctx; ++p) {
-      s[p] = std::exp(s[p] - mx);
-      sum += s[p];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t p = 0; p < ctx; ++p) s[p] *= inv;
-  }
+  for (int h = 0; h < nh; ++h) Softmax(scores.data() + h * ctx, ctx);
   if (vec) {
-    WeightedValuesAvx2(scores.data(), nh, kv.v, row, ctx, hd, oh);
+    WeightedValuesAvx2(scores.data(), nh, vrow.data(), ctx, hd, oh);
     return;
   }
   for (int h = 0; h < nh; ++h) {
     std::fill(oh[h], oh[h] + hd, 0.0f);
     for (int64_t p = 0; p < ctx; ++p) {
       const float w = scores[h * ctx + p];
-      const float* vrow = kv.v + row(p);
-      for (int64_t d = 0; d < hd; ++d) oh[h][d] += w * vrow[d];
+      for (int64_t d = 0; d < hd; ++d) oh[h][d] += w * vrow[p][d];
     }
   }
 }
