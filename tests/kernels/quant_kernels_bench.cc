@@ -1,0 +1,133 @@
+// What bounds the quantized products on the CPU at hand: the throughput of
+// the vector instructions they are made of, alone and mixed (the integer
+// multiplies, the float multiply-add, the int-to-float conversion and the
+// sign operation of Q8_0), against a plain vector add; and the kernels
+// themselves on weights resident in L2, in multiply-adds per second.
+//
+//   build/bin/quant_kernels_bench [--benchmark_filter=...]
+//
+// Each instruction benchmark runs eight independent chains, so latency does
+// not limit it; items_per_second counts instructions. Dividing two of them
+// compares their throughput without knowing the clock (the vector add issues
+// up to four per cycle on current x86 cores).
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/cpu/quant_dot.h"
+
+namespace gs {
+namespace {
+
+constexpr int kRounds = 1024;
+
+// Keeps v in a register the compiler cannot see through.
+#define GS_KEEP(v) asm volatile("" : "+x"(v))
+
+// Eight independent chains of op per round (a0..a7), or four of op_a and
+// four of op_b interleaved: enough chains that latency does not limit them.
+template <class OpA, class OpB>
+void Chains(benchmark::State& state, OpA op_a, OpB op_b) {
+  __m256i a0 = _mm256_set1_epi8(1), a1 = _mm256_set1_epi8(2), a2 = _mm256_set1_epi8(3),
+          a3 = _mm256_set1_epi8(4), a4 = _mm256_set1_epi8(5), a5 = _mm256_set1_epi8(6),
+          a6 = _mm256_set1_epi8(7), a7 = _mm256_set1_epi8(8);
+  for (auto _ : state) {
+    for (int r = 0; r < kRounds; ++r) {
+      a0 = op_a(a0);
+      a1 = op_b(a1);
+      a2 = op_a(a2);
+      a3 = op_b(a3);
+      a4 = op_a(a4);
+      a5 = op_b(a5);
+      a6 = op_a(a6);
+      a7 = op_b(a7);
+      GS_KEEP(a0);
+      GS_KEEP(a1);
+      GS_KEEP(a2);
+      GS_KEEP(a3);
+      GS_KEEP(a4);
+      GS_KEEP(a5);
+      GS_KEEP(a6);
+      GS_KEEP(a7);
+    }
+  }
+  // A copy, so the chains themselves stay in registers.
+  __m256i sum = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3)),
+                                 _mm256_xor_si256(_mm256_xor_si256(a4, a5), _mm256_xor_si256(a6, a7)));
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * kRounds * 8);
+}
+
+__m256i AddOp(__m256i v) { return _mm256_add_epi32(v, _mm256_set1_epi8(1)); }
+__m256i MaddubsOp(__m256i v) { return _mm256_maddubs_epi16(v, _mm256_set1_epi8(1)); }
+__m256i MaddOp(__m256i v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+__m256i SignOp(__m256i v) { return _mm256_sign_epi8(v, _mm256_set1_epi8(1)); }
+__m256i CvtOp(__m256i v) { return _mm256_castps_si256(_mm256_cvtepi32_ps(v)); }
+__m256i FmaOp(__m256i v) {
+  const __m256 f = _mm256_castsi256_ps(v);
+  return _mm256_castps_si256(_mm256_fmadd_ps(f, f, f));
+}
+
+void BM_Add(benchmark::State& s) { Chains(s, AddOp, AddOp); }
+void BM_Maddubs(benchmark::State& s) { Chains(s, MaddubsOp, MaddubsOp); }
+void BM_Madd(benchmark::State& s) { Chains(s, MaddOp, MaddOp); }
+void BM_Sign(benchmark::State& s) { Chains(s, SignOp, SignOp); }
+void BM_Cvt(benchmark::State& s) { Chains(s, CvtOp, CvtOp); }
+void BM_Fma(benchmark::State& s) { Chains(s, FmaOp, FmaOp); }
+// Mixed: if two kinds share their ports, the mix runs no faster than either.
+void BM_MaddubsWithFma(benchmark::State& s) { Chains(s, MaddubsOp, FmaOp); }
+void BM_MaddubsWithSign(benchmark::State& s) { Chains(s, MaddubsOp, SignOp); }
+void BM_MaddubsWithCvt(benchmark::State& s) { Chains(s, MaddubsOp, CvtOp); }
+void BM_MaddubsWithAdd(benchmark::State& s) { Chains(s, MaddubsOp, AddOp); }
+BENCHMARK(BM_Add);
+BENCHMARK(BM_Maddubs);
+BENCHMARK(BM_Madd);
+BENCHMARK(BM_Sign);
+BENCHMARK(BM_Cvt);
+BENCHMARK(BM_Fma);
+BENCHMARK(BM_MaddubsWithFma);
+BENCHMARK(BM_MaddubsWithSign);
+BENCHMARK(BM_MaddubsWithCvt);
+BENCHMARK(BM_MaddubsWithAdd);
+
+// The kernel: 128 rows x 576 columns (L2-resident) against n tokens.
+void BM_QuantRows(benchmark::State& state) {
+  const auto t = static_cast<DType>(state.range(0));
+  const int64_t n = state.range(1), rows = 128, cols = 576, nb = cols / 32;
+  std::mt19937 rng(1);
+  std::vector<uint8_t> gguf(rows * RowBytes(t, cols));
+  for (uint8_t& b : gguf) b = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < gguf.size(); i += BlockBytes(t)) {
+    const uint16_t half_scale = 0x2000;  // small positive fp16 scales (and Q4_1 offsets)
+    std::memcpy(&gguf[i], &half_scale, 2);
+    if (t == DType::kQ4_1) std::memcpy(&gguf[i + 2], &half_scale, 2);
+  }
+  const int64_t rb = kernels::cpu::PairedRowBytes(t, cols);
+  std::vector<uint8_t> w(rows * rb);
+  kernels::cpu::PackPairedRows(t, gguf.data(), rows, cols, w.data());
+  std::vector<float> x(n * cols);
+  for (float& v : x) v = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;
+  const int64_t np = kernels::cpu::PairsOf(nb);
+  std::vector<kernels::cpu::Q8ActPair> xq(n * np);
+  for (int64_t i = 0; i < n; ++i) kernels::cpu::QuantizeRowQ8(&x[i * cols], cols, &xq[i * np]);
+  std::vector<float> y(n * rows);
+  const auto fn = kernels::cpu::PickQuantRows(t);
+  for (auto _ : state) {
+    fn(w.data(), rb, xq.data(), np, n, rows, y.data(), 0, rows);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * rows * cols * n);  // multiply-adds
+  state.SetLabel(std::string(DTypeName(t)) + " tokens " + std::to_string(n));
+}
+BENCHMARK(BM_QuantRows)
+    ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_1)},
+                   {1, 4, 16}});
+
+}  // namespace
+}  // namespace gs
+
+BENCHMARK_MAIN();
