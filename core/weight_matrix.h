@@ -19,8 +19,6 @@ struct WeightMatrix {
   // kernels' paired layout once kernels::PackForCpu has run (the only layout
   // the CPU products take).
   bool paired = false;
-  // Q8_0 packed with a quant of -128 somewhere (kernels::cpu::HasQ8Min).
-  bool q8_has_min = false;
 
   const float* f32() const { return reinterpret_cast<const float*>(data.data()); }
   int64_t bytes() const { return static_cast<int64_t>(data.size()); }

@@ -205,8 +205,6 @@ void PackForCpu(WeightMatrix* w) {
   cpu::PackPairedRows(w->dtype, w->data.data(), w->rows, w->cols, packed.data());
   w->data = std::move(packed);
   w->paired = true;
-  w->q8_has_min =
-      w->dtype == DType::kQ8_0 && cpu::HasQ8Min(w->data.data(), w->rows, w->cols);
 }
 
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool* pool,
@@ -260,7 +258,7 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
   for (size_t i = 0; i < np; ++i) {
     CHECK(parts[i].w->paired) << DTypeName(parts[i].w->dtype) << " matrix not packed (PackForCpu)";
     first_row[i + 1] = first_row[i] + parts[i].w->rows;
-    fns[i] = cpu::PickQuantRows(parts[i].w->dtype, true, parts[i].w->q8_has_min);
+    fns[i] = cpu::PickQuantRows(parts[i].w->dtype);
   }
   const cpu::Q8ActPair* xqp = xq.data();
   ForRows(pool, first_row[np], [&](int64_t r0, int64_t r1, int) {

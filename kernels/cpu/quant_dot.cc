@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 
 #include "core/check.h"
@@ -124,8 +123,6 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
       if (b >= nb) {  // the zero block that pads an odd row
         std::memset(o.lo + 16, 0, 16);
         std::memset(o.hi + 16, 0, 16);
-        std::memset(o.abs_lo + 16, 0, 16);
-        std::memset(o.abs_hi + 16, 0, 16);
         for (int g = 0; g < 4; ++g) o.k_lo[8 + 2 * g] = o.k_lo[9 + 2 * g] = 1;
         for (int g = 0; g < 4; ++g) o.k_hi[8 + 2 * g] = o.k_hi[9 + 2 * g] = 1;
         break;
@@ -162,10 +159,6 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
       // at the block's half of each.
       std::memcpy(o.lo + 16 * half, q, 16);
       std::memcpy(o.hi + 16 * half, q + 16, 16);
-      for (int e = 0; e < 16; ++e) {
-        o.abs_lo[16 * half + e] = static_cast<uint8_t>(std::abs(q[e]));
-        o.abs_hi[16 * half + e] = static_cast<uint8_t>(std::abs(q[16 + e]));
-      }
       for (int g = 0; g < 4; ++g) {
         o.k_lo[8 * half + 2 * g] = o.k_lo[8 * half + 2 * g + 1] = kg[g];
         o.k_hi[8 * half + 2 * g] = o.k_hi[8 * half + 2 * g + 1] = kg[4 + g];
@@ -219,25 +212,10 @@ float QuantizedActivation(const Q8ActPair* row, int64_t i) {
 #undef GS_QD_IDOT2
 #pragma GCC pop_options
 
-bool HasQ8Min(const uint8_t* paired, int64_t rows, int64_t cols) {
-  const int64_t pair_bytes = 2 * BlockBytes(DType::kQ8_0);
-  const int64_t n_pairs = rows * PairsOf(cols / kQBlock);
-  for (int64_t j = 0; j < n_pairs; ++j) {
-    const uint8_t* q = paired + j * pair_bytes + 4;
-    for (int i = 0; i < 64; ++i) {
-      if (q[i] == 0x80) return true;
-    }
-  }
-  return false;
-}
-
-QuantRowsFn PickQuantRows(DType t, bool allow_wide, bool q8_has_min) {
+QuantRowsFn PickQuantRows(DType t, bool allow_wide) {
   const bool wide = allow_wide && CpuHasAvx512Vnni();
   switch (t) {
     case DType::kQ8_0:
-      if (q8_has_min) {
-        return wide ? vnni::Rows<DType::kQ8_0, false> : avx2::Rows<DType::kQ8_0, false>;
-      }
       return wide ? vnni::Rows<DType::kQ8_0> : avx2::Rows<DType::kQ8_0>;
     case DType::kQ4_0:
       return wide ? vnni::Rows<DType::kQ4_0> : avx2::Rows<DType::kQ4_0>;

@@ -56,8 +56,6 @@ constexpr int kGroupSteps = 16383;
 struct alignas(32) Q8ActPair {
   int8_t lo[kQBlock];
   int8_t hi[kQBlock];
-  uint8_t abs_lo[kQBlock];  // |lo| and |hi|: the unsigned operand when one
-  uint8_t abs_hi[kQBlock];  // token meets Q8_0 weights (see PickQuantRows)
   int16_t k_lo[16];
   int16_t k_hi[16];
   float off_q4_1[4];
@@ -80,18 +78,8 @@ using QuantRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const Q8ActPai
                              int64_t n, int64_t n_out, float* y, int64_t r0, int64_t r1);
 
 // The fastest kernel for Q8_0/Q4_0/Q4_1 weights this CPU runs; `allow_wide`
-// false forces the AVX2 baseline (for tests that compare the two). The
-// integer products take one unsigned operand. With several tokens, Q8_0
-// weights give their magnitudes (once per weight pair) and their signs move
-// onto each activation; with one token, the activations' magnitudes (once per
-// token) meet the weights with the activations' signs, which saves the
-// per-weight step but cannot represent -(-128): `q8_has_min` (a Q8_0 quant
-// of -128 is present, see HasQ8Min) keeps the first way for one token too.
-QuantRowsFn PickQuantRows(DType t, bool allow_wide = true, bool q8_has_min = false);
-
-// True when a Q8_0 row of the paired layout holds the quant -128 (GGUF
-// writers round to -127..127, but the format allows -128).
-bool HasQ8Min(const uint8_t* paired, int64_t rows, int64_t cols);
+// false forces the AVX2 baseline (for tests that compare the two).
+QuantRowsFn PickQuantRows(DType t, bool allow_wide = true);
 
 // True when AVX-512 VNNI (with VL) is available at run time.
 bool CpuHasAvx512Vnni();

@@ -115,22 +115,17 @@ void BM_QuantRows(benchmark::State& state) {
   std::vector<kernels::cpu::Q8ActPair> xq(n * np);
   for (int64_t i = 0; i < n; ++i) kernels::cpu::QuantizeRowQ8(&x[i * cols], cols, &xq[i * np]);
   std::vector<float> y(n * rows);
-  // range(2) = 1: the Q8_0 kernel for rows holding -128 (magnitudes on the
-  // weight side even for one token), whatever these random quants hold.
-  const auto fn = kernels::cpu::PickQuantRows(t, true, state.range(2) != 0);
+  const auto fn = kernels::cpu::PickQuantRows(t);
   for (auto _ : state) {
     fn(w.data(), rb, xq.data(), np, n, rows, y.data(), 0, rows);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * rows * cols * n);  // multiply-adds
-  state.SetLabel(std::string(DTypeName(t)) + " tokens " + std::to_string(n) +
-                 (state.range(2) != 0 ? " (-128 allowed)" : ""));
+  state.SetLabel(std::string(DTypeName(t)) + " tokens " + std::to_string(n));
 }
 BENCHMARK(BM_QuantRows)
     ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_1)},
-                   {1, 4, 16},
-                   {0}})
-    ->Args({static_cast<int64_t>(DType::kQ8_0), 1, 1});
+                   {1, 4, 16}});
 
 }  // namespace
 }  // namespace gs

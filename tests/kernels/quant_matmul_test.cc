@@ -58,9 +58,7 @@ WeightMatrix RandomMatrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng
         break;
       case DType::kQ8_0:
         put16(FloatToHalf(scale(rng)));
-        for (int j = 0; j < 32; ++j) {
-          *p++ = static_cast<uint8_t>(static_cast<int8_t>(byte(rng) % 255 - 127));  // -127..127
-        }
+        for (int j = 0; j < 32; ++j) *p++ = static_cast<uint8_t>(byte(rng) % 255 + 1);  // -127..127
         break;
       case DType::kQ4_0:
         put16(FloatToHalf(scale(rng)));
@@ -205,7 +203,7 @@ TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
     for (float& v : x) v = gauss(rng);
     const auto xq = QuantizeRows(x, n, cols);
     const int64_t rb = kernels::cpu::PairedRowBytes(t, cols);
-    const auto rows_fn = kernels::cpu::PickQuantRows(t, true, w.q8_has_min);
+    const auto rows_fn = kernels::cpu::PickQuantRows(t);
     std::vector<float> all(n * rows);
     rows_fn(w.data.data(), rb, xq.data(), np, n, rows, all.data(), 0, rows);
     for (int64_t tk = 0; tk < n; ++tk) {
@@ -311,48 +309,6 @@ TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
       EXPECT_NEAR(q[pair].off_q4_0[half], -8 * sum, 8e-5 * (1 + std::fabs(sum))) << pair;
       EXPECT_EQ(q[pair].off_q4_1[half], 0.0f);
       EXPECT_EQ(q[pair].off_q4_0[2 + half], 0.0f);
-    }
-  }
-}
-
-// Q8_0 quants of -128 are legal. One token then keeps the weight-magnitude
-// kernel (the activation-magnitude one cannot negate -128), and the product is
-// still the product with the rounded activations.
-TEST(QuantMatMulTest, Q8MinusOneTwentyEightIsHandled) {
-  std::mt19937 rng(13);
-  const int64_t rows = 6, cols = 64, np = PairsOf(cols / 32);
-  WeightMatrix w = RandomMatrix(DType::kQ8_0, rows, cols, rng);
-  // Row 2: every quant of its first block is -128.
-  uint8_t* q = w.data.data() + 2 * RowBytes(DType::kQ8_0, cols) + 2;
-  std::memset(q, 0x80, 32);
-  const WeightMatrix p = Packed(w);
-  EXPECT_TRUE(p.q8_has_min);
-  EXPECT_FALSE(Packed(RandomMatrix(DType::kQ8_0, rows, cols, rng)).q8_has_min);
-  std::vector<float> x(cols);
-  std::normal_distribution<float> gauss(0.0f, 1.0f);
-  for (float& v : x) v = gauss(rng);
-  const auto xq = QuantizeRows(x, 1, cols);
-  std::vector<float> xr(cols), wrow(cols), y(rows);
-  for (int64_t i = 0; i < cols; ++i) xr[i] = kernels::cpu::QuantizedActivation(xq.data(), i);
-  kernels::MatMul(x.data(), 1, p, y.data(), nullptr, kernels::Activations::kInt8);
-  const int64_t rb = kernels::cpu::PairedRowBytes(DType::kQ8_0, cols);
-  std::vector<float> unguarded(rows);
-  kernels::cpu::PickQuantRows(DType::kQ8_0, true, false)(p.data.data(), rb, xq.data(), np, 1,
-                                                         rows, unguarded.data(), 0, rows);
-  for (int64_t o = 0; o < rows; ++o) {
-    kernels::cpu::DequantizePairedRow(DType::kQ8_0, p.data.data() + o * rb, cols, wrow.data());
-    double ref = 0, mag = 0;
-    for (int64_t i = 0; i < cols; ++i) {
-      ref += static_cast<double>(wrow[i]) * xr[i];
-      mag += std::fabs(static_cast<double>(wrow[i]) * xr[i]);
-    }
-    EXPECT_NEAR(y[o], ref, 2e-6 * mag) << "row " << o;
-    // Without the guard, the row of -128s comes out wrong (x has negative
-    // values there); the others agree.
-    if (o == 2) {
-      EXPECT_GT(std::fabs(unguarded[o] - ref), 1e-3 * mag);
-    } else {
-      EXPECT_NEAR(unguarded[o], ref, 2e-6 * mag) << "row " << o;
     }
   }
 }
