@@ -58,7 +58,9 @@ WeightMatrix RandomMatrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng
         break;
       case DType::kQ8_0:
         put16(FloatToHalf(scale(rng)));
-        for (int j = 0; j < 32; ++j) *p++ = static_cast<uint8_t>(byte(rng) % 255 + 1);  // -127..127
+        for (int j = 0; j < 32; ++j) {
+          *p++ = static_cast<uint8_t>(byte(rng));  // -128..127: the format allows -128
+        }
         break;
       case DType::kQ4_0:
         put16(FloatToHalf(scale(rng)));
