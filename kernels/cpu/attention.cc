@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/vec_math.h"
 #include "kernels/matmul.h"
 
 namespace gs::kernels {
@@ -39,29 +40,6 @@ inline __m256 Reduce8(const __m256 a[8]) {
   return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
 }
 
-// e^x for x <= 0 (softmax arguments), to about one ulp: x = n ln2 + r with
-// |r| <= ln2 / 2, e^r by its Taylor series to r^6 / 720 (the next term is
-// below 1.2e-7 relative), 2^n put into the exponent bits. Arguments below
-// -87 give e^-87 (1.6e-38) instead of a denormal or zero.
-inline __m256 ExpNonPositive(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // ln 2 in two parts, so n * ln2_hi is exact.
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i pow2n =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2n));
-}
-
 // s[0, n) ← softmax(s[0, n)).
 void Softmax(float* s, int64_t n) {
   int64_t p = 0;
@@ -74,7 +52,7 @@ void Softmax(float* s, int64_t n) {
   const __m256 m = _mm256_set1_ps(mx);
   __m256 sum8 = _mm256_setzero_ps();
   for (p = 0; p + 8 <= n; p += 8) {
-    const __m256 e = ExpNonPositive(_mm256_sub_ps(_mm256_loadu_ps(s + p), m));
+    const __m256 e = cpu::Exp8(_mm256_sub_ps(_mm256_loadu_ps(s + p), m));
     _mm256_storeu_ps(s + p, e);
     sum8 = _mm256_add_ps(sum8, e);
   }
