@@ -64,13 +64,17 @@ void Softmax(float* s, int64_t n) {
     sum += s[p];
   }
   const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
-  for (p = 0; p + 8 <= n; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
+  for (p = 0; p + 8 <= n; p += 8) {
+    _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
+  }
   for (; p < n; ++p) s[p] *= _mm256_cvtss_f32(inv);
 }
 
 // Asks for the cache lines of n floats at p.
 inline void Prefetch(const float* p, int64_t n) {
-  for (int64_t i = 0; i < n; i += 16) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+  for (int64_t i = 0; i < n; i += 16) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+  }
 }
 
 // scores[h * ctx + p] = scale * q_h · k_p for heads [0, nh) and positions

@@ -56,8 +56,9 @@ void Chains(benchmark::State& state, OpA op_a, OpB op_b) {
     }
   }
   // A copy, so the chains themselves stay in registers.
-  __m256i sum = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3)),
-                                 _mm256_xor_si256(_mm256_xor_si256(a4, a5), _mm256_xor_si256(a6, a7)));
+  const __m256i x01 = _mm256_xor_si256(a0, a1), x23 = _mm256_xor_si256(a2, a3);
+  const __m256i x45 = _mm256_xor_si256(a4, a5), x67 = _mm256_xor_si256(a6, a7);
+  __m256i sum = _mm256_xor_si256(_mm256_xor_si256(x01, x23), _mm256_xor_si256(x45, x67));
   benchmark::DoNotOptimize(sum);
   state.SetItemsProcessed(state.iterations() * kRounds * 8);
 }
