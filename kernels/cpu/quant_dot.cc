@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "core/check.h"
 
@@ -16,57 +17,38 @@ int64_t PairedRowBytes(DType t, int64_t cols) {
 
 namespace {
 
-// GGUF blocks b0, b1 (bb bytes each) → one pair record at p, and back.
-void PackPair(DType t, const uint8_t* b0, const uint8_t* b1, uint8_t* p) {
-  std::memcpy(p, b0, 2);  // d0
-  std::memcpy(p + 2, b1, 2);  // d1
+// Where the bytes of the two GGUF blocks (b0, b1) of a pair go in the pair
+// record: `len` bytes at offset `block_off` of block `block` ↔ `pair_off`.
+struct Segment {
+  int pair_off, block, block_off, len;
+};
+
+std::span<const Segment> PairLayout(DType t) {
+  static constexpr Segment kQ8_0[] = {{0, 0, 0, 2},   {2, 1, 0, 2},   {4, 0, 2, 16},
+                                      {20, 1, 2, 16}, {36, 0, 18, 16}, {52, 1, 18, 16}};
+  static constexpr Segment kQ4_0[] = {{0, 0, 0, 2}, {2, 1, 0, 2}, {4, 0, 2, 16}, {20, 1, 2, 16}};
+  static constexpr Segment kQ4_1[] = {{0, 0, 0, 2}, {2, 1, 0, 2},  {4, 0, 2, 2},
+                                      {6, 1, 2, 2}, {8, 0, 4, 16}, {24, 1, 4, 16}};
   switch (t) {
-    case DType::kQ8_0:
-      std::memcpy(p + 4, b0 + 2, 16);
-      std::memcpy(p + 20, b1 + 2, 16);
-      std::memcpy(p + 36, b0 + 18, 16);
-      std::memcpy(p + 52, b1 + 18, 16);
-      break;
-    case DType::kQ4_0:
-      std::memcpy(p + 4, b0 + 2, 16);
-      std::memcpy(p + 20, b1 + 2, 16);
-      break;
-    case DType::kQ4_1:
-      std::memcpy(p + 4, b0 + 2, 2);  // m0
-      std::memcpy(p + 6, b1 + 2, 2);  // m1
-      std::memcpy(p + 8, b0 + 4, 16);
-      std::memcpy(p + 24, b1 + 4, 16);
-      break;
-    default:
-      CHECK(false) << "no paired layout for " << DTypeName(t);
+    case DType::kQ8_0: return kQ8_0;
+    case DType::kQ4_0: return kQ4_0;
+    case DType::kQ4_1: return kQ4_1;
+    default: CHECK(false) << "no paired layout for " << DTypeName(t);
   }
+  return {};
 }
 
+void PackPair(DType t, const uint8_t* b0, const uint8_t* b1, uint8_t* p) {
+  for (const Segment& s : PairLayout(t)) {
+    std::memcpy(p + s.pair_off, (s.block == 0 ? b0 : b1) + s.block_off, s.len);
+  }
+}
 
 }  // namespace
 
 void UnpackPair(DType t, const uint8_t* p, uint8_t* b0, uint8_t* b1) {
-  std::memcpy(b0, p, 2);
-  std::memcpy(b1, p + 2, 2);
-  switch (t) {
-    case DType::kQ8_0:
-      std::memcpy(b0 + 2, p + 4, 16);
-      std::memcpy(b1 + 2, p + 20, 16);
-      std::memcpy(b0 + 18, p + 36, 16);
-      std::memcpy(b1 + 18, p + 52, 16);
-      break;
-    case DType::kQ4_0:
-      std::memcpy(b0 + 2, p + 4, 16);
-      std::memcpy(b1 + 2, p + 20, 16);
-      break;
-    case DType::kQ4_1:
-      std::memcpy(b0 + 2, p + 4, 2);
-      std::memcpy(b1 + 2, p + 6, 2);
-      std::memcpy(b0 + 4, p + 8, 16);
-      std::memcpy(b1 + 4, p + 24, 16);
-      break;
-    default:
-      CHECK(false) << "no paired layout for " << DTypeName(t);
+  for (const Segment& s : PairLayout(t)) {
+    std::memcpy((s.block == 0 ? b0 : b1) + s.block_off, p + s.pair_off, s.len);
   }
 }
 
