@@ -256,7 +256,8 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
   int64_t first_row[kMaxParts + 1] = {0};
   cpu::QuantRowsFn fns[kMaxParts];
   for (size_t i = 0; i < np; ++i) {
-    CHECK(parts[i].w->paired) << DTypeName(parts[i].w->dtype) << " matrix not packed (PackForCpu)";
+    CHECK(parts[i].w->paired) << DTypeName(parts[i].w->dtype)
+                              << " matrix not packed (PackForCpu)";
     first_row[i + 1] = first_row[i] + parts[i].w->rows;
     fns[i] = cpu::PickQuantRows(parts[i].w->dtype);
   }
