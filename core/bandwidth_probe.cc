@@ -36,36 +36,44 @@ float SumRange(const float* p, int64_t b, int64_t e) {
 
 }  // namespace
 
-double TimeMemoryRead(int64_t bytes, ThreadPool* pool, int reps) {
-  const int64_t n = bytes / static_cast<int64_t>(sizeof(float)) / 32 * 32;
-  // The same kind of memory as the weights it is compared with.
-  std::unique_ptr<float, decltype(&FreeStreamed)> buf(
-      static_cast<float*>(AllocateStreamed(n * sizeof(float))), &FreeStreamed);
-  float* p = buf.get();
+BandwidthProbe::BandwidthProbe(int64_t bytes, ThreadPool* pool)
+    : n_(bytes / static_cast<int64_t>(sizeof(float)) / 32 * 32),
+      buf_(static_cast<float*>(AllocateStreamed(n_ * sizeof(float)))),
+      pool_(pool) {
+  float* p = buf_;
   // Written by the threads that will read it, so pages land near them.
-  auto fill = [&](int64_t b, int64_t e, int) {
+  auto fill = [p](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) p[i] = static_cast<float>(i & 7);
   };
-  if (pool != nullptr) {
-    pool->Run(n, 1024, fill);
+  if (pool_ != nullptr) {
+    pool_->Run(n_, 1024, fill);
   } else {
-    fill(0, n, 0);
+    fill(0, n_, 0);
   }
-  double best = 1e30;
+}
+
+BandwidthProbe::~BandwidthProbe() { FreeStreamed(buf_); }
+
+double BandwidthProbe::Pass() {
+  float partial[64] = {};
+  const float* p = buf_;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto sum = [&](int64_t b, int64_t e, int t) { partial[t % 64] += SumRange(p, b, e); };
+  if (pool_ != nullptr) {
+    pool_->Run(n_, 1024, sum);
+  } else {
+    sum(0, n_, 0);
+  }
+  const auto t1 = std::chrono::steady_clock::now();
   volatile float sink = 0;
-  for (int r = 0; r < reps; ++r) {
-    float partial[64] = {};
-    const auto t0 = std::chrono::steady_clock::now();
-    auto sum = [&](int64_t b, int64_t e, int t) { partial[t % 64] += SumRange(p, b, e); };
-    if (pool != nullptr) {
-      pool->Run(n, 1024, sum);
-    } else {
-      sum(0, n, 0);
-    }
-    const auto t1 = std::chrono::steady_clock::now();
-    for (float v : partial) sink = sink + v;
-    best = std::min(best, std::chrono::duration<double>(t1 - t0).count());
-  }
+  for (float v : partial) sink = sink + v;
+  return std::chrono::duration<double>(t1 - t0).count();
+}
+
+double TimeMemoryRead(int64_t bytes, ThreadPool* pool, int reps) {
+  BandwidthProbe probe(bytes, pool);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) best = std::min(best, probe.Pass());
   return best;
 }
 

@@ -8,10 +8,28 @@
 
 namespace gs {
 
-// Sums a freshly written buffer of `bytes` with the threads of `pool` (null:
-// this thread) `reps` times; returns the best time of one pass, in seconds.
-// Callers running several processes at once start them together (a barrier)
-// and combine bytes / slowest time.
+// A buffer of `bytes`, written once by the threads of `pool` (null: this
+// thread) on the same kind of memory as the weights; each Pass() sums it with
+// those threads and returns the seconds one pass took. Callers running
+// several processes at once start their passes together (a barrier) and
+// combine bytes / slowest time.
+class BandwidthProbe {
+ public:
+  BandwidthProbe(int64_t bytes, ThreadPool* pool);
+  ~BandwidthProbe();
+  BandwidthProbe(const BandwidthProbe&) = delete;
+  BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+
+  double Pass();
+  int64_t bytes() const { return n_ * static_cast<int64_t>(sizeof(float)); }
+
+ private:
+  int64_t n_;  // floats
+  float* buf_;
+  ThreadPool* pool_;
+};
+
+// The best of `reps` passes over a fresh probe of `bytes`, in seconds.
 double TimeMemoryRead(int64_t bytes, ThreadPool* pool, int reps = 3);
 
 }  // namespace gs
