@@ -35,6 +35,9 @@ const char* ActivationsName(Activations a);
 // products read (kernels/cpu/quant_dot.h), once, at load. Other dtypes, and
 // matrices already packed, are left as they are.
 void PackForCpu(WeightMatrix* w);
+// The same from rows read elsewhere: w->dtype, rows and cols are set, `gguf`
+// holds the rows in GGUF layout (in the resident dtype); w->data is filled.
+void PackForCpu(WeightMatrix* w, std::span<const uint8_t> gguf);
 
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y,
             ThreadPool* pool = nullptr, Activations act = Activations::kInt8);

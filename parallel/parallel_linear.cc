@@ -22,8 +22,7 @@ StatusOr<WeightMatrix> LoadMatrix(const WeightSource& src, const std::string& na
     CHECK(w.dtype == info->dtype) << "resident dtype must be fp32 or the stored dtype";
     std::vector<uint8_t> raw;
     GS_RETURN_IF_ERROR(src.ReadRaw(name, rows, cols, &raw));
-    w.data.assign(raw.begin(), raw.end());
-    kernels::PackForCpu(&w);
+    kernels::PackForCpu(&w, raw);
   }
   return w;
 }

@@ -196,15 +196,24 @@ const char* ActivationsName(Activations a) {
   return a == Activations::kInt8 ? "int8" : "fp32";
 }
 
-void PackForCpu(WeightMatrix* w) {
-  if (!IsQuantized(w->dtype) || w->paired) return;
+void PackForCpu(WeightMatrix* w, std::span<const uint8_t> gguf) {
+  CHECK_EQ(static_cast<int64_t>(gguf.size()), w->rows * RowBytes(w->dtype, w->cols));
+  if (!IsQuantized(w->dtype)) {
+    w->data.assign(gguf.begin(), gguf.end());
+    return;
+  }
   CHECK(w->cols % cpu::kQBlock == 0) << DTypeName(w->dtype) << " matrix with " << w->cols
                                      << " columns";
-  CHECK_EQ(w->bytes(), w->rows * RowBytes(w->dtype, w->cols));
-  StreamedBytes packed(static_cast<size_t>(w->rows * cpu::PairedRowBytes(w->dtype, w->cols)));
-  cpu::PackPairedRows(w->dtype, w->data.data(), w->rows, w->cols, packed.data());
-  w->data = std::move(packed);
+  w->data.resize(static_cast<size_t>(w->rows * cpu::PairedRowBytes(w->dtype, w->cols)));
+  cpu::PackPairedRows(w->dtype, gguf.data(), w->rows, w->cols, w->data.data());
   w->paired = true;
+}
+
+void PackForCpu(WeightMatrix* w) {
+  if (!IsQuantized(w->dtype) || w->paired) return;
+  const StreamedBytes gguf = std::move(w->data);
+  w->data = StreamedBytes();
+  PackForCpu(w, gguf);
 }
 
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool* pool,
