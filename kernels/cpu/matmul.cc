@@ -253,12 +253,20 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
     for (const MatMulPart& p : parts) MatMul(x, n_tokens, *p.w, p.y, pool, act);
     return;
   }
-  // Quantized once by the calling thread, read by every worker.
+  // Quantized once, read by every worker.
   const int64_t n_pairs = cpu::PairsOf(cols / cpu::kQBlock);
   thread_local std::vector<cpu::Q8ActPair> xq;
   if (static_cast<int64_t>(xq.size()) < n_tokens * n_pairs) xq.resize(n_tokens * n_pairs);
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    cpu::QuantizeRowQ8(x + t * cols, cols, xq.data() + t * n_pairs);
+  // Several tokens are quantized by the whole pool (through a pointer: xq
+  // itself names each thread's own scratch).
+  cpu::Q8ActPair* xq_out = xq.data();
+  auto quantize = [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) cpu::QuantizeRowQ8(x + t * cols, cols, xq_out + t * n_pairs);
+  };
+  if (pool != nullptr && pool->size() > 1 && n_tokens > 1) {
+    pool->Run(n_tokens, 1, quantize);
+  } else {
+    quantize(0, n_tokens, 0);
   }
   // The parts' rows laid end to end; each thread takes a range of them.
   const size_t np = parts.size();
