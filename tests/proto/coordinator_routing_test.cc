@@ -120,6 +120,9 @@ TEST_F(CoordinatorRoutingTest, TiesGoInTurnAndLoadSteersAway) {
 
 TEST_F(CoordinatorRoutingTest, DeadBackendOutWithinThreeSecondsAndBackWhenHealthy) {
   StartCoordinator();  // the default one-second checks
+  // Both up first: on a loaded machine the first check can miss its deadline.
+  WaitHealth(0, true, milliseconds(5000));
+  WaitHealth(1, true, milliseconds(5000));
   ASSERT_TRUE(Healthy(0) && Healthy(1));
   EXPECT_EQ(CoordinatorHealth(), grpc::health::v1::HealthCheckResponse::SERVING);
   const int port = a_.port();
