@@ -2,7 +2,6 @@
 
 #include <immintrin.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -68,13 +67,6 @@ double BandwidthProbe::Pass() {
   volatile float sink = 0;
   for (float v : partial) sink = sink + v;
   return std::chrono::duration<double>(t1 - t0).count();
-}
-
-double TimeMemoryRead(int64_t bytes, ThreadPool* pool, int reps) {
-  BandwidthProbe probe(bytes, pool);
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) best = std::min(best, probe.Pass());
-  return best;
 }
 
 }  // namespace gs

@@ -29,7 +29,4 @@ class BandwidthProbe {
   ThreadPool* pool_;
 };
 
-// The best of `reps` passes over a fresh probe of `bytes`, in seconds.
-double TimeMemoryRead(int64_t bytes, ThreadPool* pool, int reps = 3);
-
 }  // namespace gs

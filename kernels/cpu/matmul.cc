@@ -8,17 +8,13 @@
 
 #include "core/check.h"
 #include "kernels/cpu/quant_dot.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace gs::kernels {
 
 namespace {
 
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using cpu::HSum;
 
 // Eight weights widened to fp32 from the resident dtype.
 template <DType D>
@@ -127,7 +123,7 @@ void QuantDotRowF32(const uint8_t* w, const float* x, int64_t k, float* out) {
 // weight dtype.
 template <DType D, int NT>
 void RowDot(const uint8_t* w, const float* x, int64_t k, float* out) {
-  if constexpr (D == DType::kQ8_0 || D == DType::kQ4_0 || D == DType::kQ4_1) {
+  if constexpr (IsQuantized(D)) {
     QuantDotRowF32<D, NT>(w, x, k, out);
   } else {
     DotRow<D, NT>(w, x, k, out);
@@ -222,8 +218,6 @@ void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, T
   const bool quantized = IsQuantized(w.dtype);
   CHECK(!quantized || w.paired) << DTypeName(w.dtype) << " matrix not packed (PackForCpu)";
   if (quantized && act == Activations::kInt8) {
-    CHECK(w.cols % cpu::kQBlock == 0) << DTypeName(w.dtype) << " matrix with " << w.cols
-                                      << " columns";
     const MatMulPart part{&w, y};
     return MatMulShared(x, n_tokens, {&part, 1}, pool, act);
   }
@@ -244,11 +238,7 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
   CHECK(!parts.empty() && parts.size() <= kMaxParts) << parts.size() << " parts";
   const int64_t cols = parts[0].w->cols;
   bool fused = act == Activations::kInt8 && n_tokens > 0 && cols % cpu::kQBlock == 0;
-  for (const MatMulPart& p : parts) {
-    const DType t = p.w->dtype;
-    fused = fused && (t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1) &&
-            p.w->cols == cols;
-  }
+  for (const MatMulPart& p : parts) fused = fused && IsQuantized(p.w->dtype) && p.w->cols == cols;
   if (!fused) {
     for (const MatMulPart& p : parts) MatMul(x, n_tokens, *p.w, p.y, pool, act);
     return;
@@ -278,13 +268,12 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
     first_row[i + 1] = first_row[i] + parts[i].w->rows;
     fns[i] = cpu::PickQuantRows(parts[i].w->dtype);
   }
-  const cpu::Q8ActPair* xqp = xq.data();
   ForRows(pool, first_row[np], [&](int64_t r0, int64_t r1, int) {
     for (size_t i = 0; i < np; ++i) {
       const int64_t b = std::max(r0, first_row[i]), e = std::min(r1, first_row[i + 1]);
       if (b >= e) continue;
       const WeightMatrix& w = *parts[i].w;
-      fns[i](w.data.data(), cpu::PairedRowBytes(w.dtype, cols), xqp, n_pairs, n_tokens, w.rows,
+      fns[i](w.data.data(), cpu::PairedRowBytes(w.dtype, cols), xq_out, n_pairs, n_tokens, w.rows,
              parts[i].y, b - first_row[i], e - first_row[i]);
     }
   });

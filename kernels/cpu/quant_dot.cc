@@ -8,6 +8,7 @@
 #include <span>
 
 #include "core/check.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace gs::kernels::cpu {
 
@@ -145,10 +146,7 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
         o.k_lo[8 * half + 2 * g] = o.k_lo[8 * half + 2 * g + 1] = kg[g];
         o.k_hi[8 * half + 2 * g] = o.k_hi[8 * half + 2 * g + 1] = kg[4 + g];
       }
-      __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-      s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-      s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-      s[half] = _mm_cvtss_f32(s4);
+      s[half] = HSum(sum);
     }
     o.off_q4_1[0] = o.off_q4_1[1] = 0.0f;
     o.off_q4_1[2] = s[0];

@@ -5,6 +5,14 @@
 
 namespace gs::kernels::cpu {
 
+// The sum of the eight lanes of v.
+inline float HSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 // e^x for eight floats, to about one ulp: x = n ln2 + r with |r| <= ln2 / 2,
 // e^r by its Taylor series to r^6 / 720 (the next term is below 1.2e-7
 // relative), 2^n put into the exponent bits. x is clamped to [-87, 88]:
