@@ -1,6 +1,6 @@
 #include "core/block_manager.h"
 
-#include "core/check.h"
+#include "kernels/check.h"
 
 namespace gs {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

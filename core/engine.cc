@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "core/check.h"
+#include "core/kv_cache.h"
+#include "kernels/check.h"
 
 namespace gs {
 
@@ -71,7 +72,7 @@ void Engine::BuildInput(const std::vector<ScheduledChunk>& chunks) {
     for (int p = c.start; p < c.start + c.n_tokens; ++p) {
       input_.tokens.push_back(s.tokens[p]);
       input_.positions.push_back(p);
-      input_.slots.push_back(s.block_table[p / B] * B + p % B);
+      input_.slots.push_back(KvSlot(s.block_table.data(), B, p));
       input_.token_seq.push_back(static_cast<int32_t>(i));
     }
     if (c.sample) input_.logit_rows.push_back(static_cast<int32_t>(input_.tokens.size() - 1));

@@ -13,8 +13,8 @@
 #include "core/model_runner.h"
 #include "core/sampler.h"
 #include "core/scheduler.h"
-#include "core/status.h"
-#include "parallel/step_protocol.h"
+#include "kernels/status.h"
+#include "core/step_protocol.h"
 
 namespace gs {
 

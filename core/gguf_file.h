@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
+#include "kernels/dtype.h"
 #include "core/mapped_file.h"
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

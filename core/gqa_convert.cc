@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/check.h"
-#include "core/dtype.h"
+#include "kernels/check.h"
+#include "kernels/dtype.h"
 #include "core/model_config.h"
 #include "core/safetensors_source.h"
 #include "core/safetensors_writer.h"

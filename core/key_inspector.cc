@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/check.h"
+#include "kernels/check.h"
 #include "core/sequence_forward.h"
 
 namespace gs {

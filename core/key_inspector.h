@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/llama_model.h"
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

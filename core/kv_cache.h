@@ -1,35 +1,41 @@
 // The paged KV cache of one rank: per layer, K and V as
-// [n_blocks][n_local_groups][block_size][head_dim] fp32, holding only the KV
-// groups this rank owns. Block ids are handed out by the BlockManager on
-// rank 0 and are the same on every rank.
+// [n_blocks][n_local_groups][block_size][head_dim] in the device's K/V dtype
+// (fp32 on the CPU, BF16 on CUDA), holding only the KV groups this rank
+// owns. Block ids are handed out by the BlockManager on rank 0 and are the
+// same on every rank.
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
-#include "core/huge_pages.h"
-#include "kernels/attention.h"
+#include "kernels/device_ops.h"
 
 namespace gs {
 
+// The cache slot of the token at `position` of a sequence whose blocks are
+// `block_table`: block * block_size + offset within the block.
+inline int32_t KvSlot(const int32_t* block_table, int block_size, int position) {
+  return block_table[position / block_size] * block_size + position % block_size;
+}
+
 class KvCache {
  public:
-  KvCache(int n_layers, int n_blocks, int block_size, int n_local_groups, int head_dim);
+  // Zeroed memory on `ops`' device.
+  KvCache(kernels::DeviceOps& ops, int n_layers, int n_blocks, int block_size,
+          int n_local_groups, int head_dim);
 
-  kernels::KvLayerView layer(int il);
+  kernels::KvLayer layer(int il) const;
   int n_blocks() const { return n_blocks_; }
   int block_size() const { return block_size_; }
+  DType dtype() const { return dtype_; }
   // Bytes actually allocated.
-  int64_t bytes() const { return static_cast<int64_t>(data_.size() * sizeof(float)); }
-  // K and V bytes one token occupies on a rank holding `n_local_groups`.
-  static int64_t BytesPerToken(int n_layers, int n_local_groups, int head_dim) {
-    return 2LL * n_layers * n_local_groups * head_dim * static_cast<int64_t>(sizeof(float));
-  }
+  int64_t bytes() const { return static_cast<int64_t>(data_->bytes()); }
 
  private:
   int n_layers_, n_blocks_, block_size_, n_groups_, head_dim_;
-  int64_t layer_elems_;  // elements of K (or V) for one layer
-  StreamedFloats data_;
+  DType dtype_;
+  int64_t layer_bytes_;  // bytes of K (or V) for one layer
+  std::unique_ptr<kernels::DeviceMemory> data_;
 };
 
 }  // namespace gs

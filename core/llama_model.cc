@@ -1,164 +1,288 @@
 #include "core/llama_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "core/check.h"
-#include "kernels/activation.h"
-#include "kernels/attention.h"
-#include "kernels/rms_norm.h"
-#include "kernels/rope.h"
+#include "core/rank_tensors.h"
+#include "core/rope_freqs.h"
+#include "kernels/check.h"
+#include "kernels/cpu/cpu_ops.h"
 
 namespace gs {
-
 namespace {
-std::string LayerPrefix(int il) { return "model.layers." + std::to_string(il) + "."; }
+
+using kernels::DeviceMemory;
+using kernels::DeviceOps;
+using kernels::Weight;
+
+// Reads one listed matrix in the dtype the CPU keeps it in and puts it on
+// the device.
+StatusOr<std::unique_ptr<Weight>> ReadWeight(const WeightSource& src, const RankTensor& t,
+                                             DeviceOps& ops) {
+  const TensorInfo* info = src.Find(t.name);
+  if (info == nullptr) return Status::NotFound("tensor " + t.name + " missing in " + src.path());
+  const DType d = t.Resident(info->dtype);
+  std::vector<uint8_t> bytes;
+  if (d == DType::kF32) {
+    bytes.resize(sizeof(float) * t.rows.size() * t.cols.size());
+    GS_RETURN_IF_ERROR(
+        src.ReadF32(t.name, t.rows, t.cols, reinterpret_cast<float*>(bytes.data())));
+  } else {
+    CHECK(d == info->dtype) << "resident dtype must be fp32 or the stored dtype";
+    GS_RETURN_IF_ERROR(src.ReadRaw(t.name, t.rows, t.cols, &bytes));
+  }
+  return ops.UploadWeight(d, t.rows.size(), t.cols.size(), bytes);
+}
+
+// Elements [r.begin, r.end) of a 1-D tensor as fp32.
+StatusOr<std::vector<float>> ReadVector(const WeightSource& src, const std::string& name,
+                                        Range r) {
+  if (src.Find(name) == nullptr) {
+    return Status::NotFound("tensor " + name + " missing in " + src.path());
+  }
+  std::vector<float> v(r.size());
+  GS_RETURN_IF_ERROR(src.ReadF32(name, {0, 1}, r, v.data()));
+  return v;
+}
+
 }  // namespace
 
-StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const WeightSource& src,
-                                                       const ShardPlan& plan,
-                                                       Communicator& comm) {
-  CHECK_EQ(plan.tp_size(), comm.size());
-  std::unique_ptr<LlamaModel> m(new LlamaModel());
-  m->config_ = src.config();
-  m->shard_ = plan.rank(comm.rank());
-  const ModelConfig& c = m->config_;
-  const RankShard& s = m->shard_;
-  const int64_t hd = c.head_dim;
-  for (int j = 0; j < s.n_local_heads(); ++j) {
-    m->head_group_.push_back(plan.LocalGroupOfHead(comm.rank(), j));
-  }
-  std::vector<float> freq_factors;
-  if (const TensorInfo* rf = src.Find("rope_freqs.weight")) {
-    GS_ASSIGN_OR_RETURN(freq_factors, LoadVector(src, "rope_freqs.weight", {0, rf->cols()}));
-  }
-  m->inv_freq_ = kernels::RopeInvFreq(c, freq_factors);
+void* LlamaModel::Scratch::Get(DeviceOps& ops, size_t bytes) {
+  bytes = std::max<size_t>(bytes, 64);
+  if (!mem || mem->bytes() < bytes) mem = ops.Allocate(bytes);
+  return mem->data();
+}
 
-  const Range q_rows{s.q_heads.begin * hd, s.q_heads.end * hd};
-  const Range kv_rows{s.kv_groups.begin * hd, s.kv_groups.end * hd};
-  const Range all_h{0, c.hidden_size};
-  for (int il = 0; il < c.n_layers; ++il) {
-    const std::string p = LayerPrefix(il);
-    GS_ASSIGN_OR_RETURN(auto attn_norm, LoadVector(src, p + "input_layernorm.weight", all_h));
-    GS_ASSIGN_OR_RETURN(auto mlp_norm,
-                        LoadVector(src, p + "post_attention_layernorm.weight", all_h));
-    GS_ASSIGN_OR_RETURN(auto q, ColumnParallelLinear::Load(src, p + "self_attn.q_proj", q_rows,
-                                                           c.attn_bias));
-    GS_ASSIGN_OR_RETURN(auto k, ColumnParallelLinear::Load(src, p + "self_attn.k_proj", kv_rows,
-                                                           c.attn_bias));
-    GS_ASSIGN_OR_RETURN(auto v, ColumnParallelLinear::Load(src, p + "self_attn.v_proj", kv_rows,
-                                                           c.attn_bias));
-    GS_ASSIGN_OR_RETURN(auto o, RowParallelLinear::Load(src, p + "self_attn.o_proj", q_rows, comm));
-    GS_ASSIGN_OR_RETURN(auto gate,
-                        ColumnParallelLinear::Load(src, p + "mlp.gate_proj", s.mlp_cols, false));
-    GS_ASSIGN_OR_RETURN(auto up,
-                        ColumnParallelLinear::Load(src, p + "mlp.up_proj", s.mlp_cols, false));
-    GS_ASSIGN_OR_RETURN(auto down, RowParallelLinear::Load(src, p + "mlp.down_proj", s.mlp_cols,
-                                                           comm));
-    Layer layer{std::move(attn_norm), std::move(mlp_norm), std::move(q), std::move(k),
-                std::move(v),         std::move(gate),     std::move(up), std::move(o),
-                std::move(down)};
-    m->bytes_.layers += static_cast<int64_t>(
-        (layer.attn_norm.size() + layer.mlp_norm.size()) * sizeof(float));
-    m->bytes_.layers += layer.q.weight_bytes() + layer.k.weight_bytes() + layer.v.weight_bytes() +
-                        layer.o.weight_bytes() + layer.gate.weight_bytes() +
-                        layer.up.weight_bytes() + layer.down.weight_bytes();
-    m->layers_.push_back(std::move(layer));
-  }
-  GS_ASSIGN_OR_RETURN(auto embed, VocabParallelEmbedding::Load(src, "model.embed_tokens.weight",
-                                                               s.vocab_rows, comm));
-  m->embed_ = std::make_unique<VocabParallelEmbedding>(std::move(embed));
-  GS_ASSIGN_OR_RETURN(m->final_norm_, LoadVector(src, "model.norm.weight", all_h));
-  std::vector<Range> vocab_of_rank;
-  for (const RankShard& r : plan.ranks()) vocab_of_rank.push_back(r.vocab_rows);
-  const std::string head_name =
-      c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-  GS_ASSIGN_OR_RETURN(auto head, ParallelLmHead::Load(src, head_name, vocab_of_rank, comm));
-  m->lm_head_ = std::make_unique<ParallelLmHead>(std::move(head));
-  m->bytes_.embedding = m->embed_->weight_bytes();
-  m->bytes_.lm_head = m->lm_head_->weight_bytes();
-  m->bytes_.final_norm = static_cast<int64_t>(m->final_norm_.size() * sizeof(float));
+LlamaModel::LlamaModel(const ModelConfig& config, const ShardPlan& plan, Communicator& comm,
+                       std::unique_ptr<DeviceOps> ops)
+    : config_(config), shard_(plan.rank(comm.rank())), comm_(comm), ops_(std::move(ops)) {
+  CHECK_EQ(plan.tp_size(), comm.size());
+  if (!ops_) ops_ = std::make_unique<kernels::CpuOps>();
+}
+
+std::unique_ptr<DeviceMemory> LlamaModel::ToDevice(const std::vector<float>& v) {
+  auto m = ops_->Allocate(v.size() * sizeof(float));
+  ops_->CopyToDevice(m->data(), v.data(), v.size() * sizeof(float));
   return m;
 }
 
-void LlamaModel::SetThreads(int n_threads) {
-  pool_.reset();
-  if (n_threads > 1) pool_ = std::make_unique<ThreadPool>(n_threads);
+// Walks RankTensors once: every weight of this rank, from `read_matrix`
+// (RankTensor → StatusOr<unique_ptr<Weight>>) and `read_vector` (RankTensor →
+// StatusOr<vector<float>>).
+template <typename ReadMatrix, typename ReadVector>
+Status LlamaModel::Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVector read_vector) {
+  struct Pending {
+    std::unique_ptr<Weight> q, k, v, o, gate, up, down;
+    std::unique_ptr<DeviceMemory> attn_norm, mlp_norm, q_bias, k_bias, v_bias;
+  };
+  std::vector<Pending> pending(config_.n_layers);
+  std::unique_ptr<Weight> embed, head;
+  for (const RankTensor& t : RankTensors(config_, shard_)) {
+    Pending* p = t.layer >= 0 ? &pending[t.layer] : nullptr;
+    if (t.matrix) {
+      GS_ASSIGN_OR_RETURN(std::unique_ptr<Weight> w, read_matrix(t));
+      switch (t.role) {
+        case TensorRole::kQ: p->q = std::move(w); break;
+        case TensorRole::kK: p->k = std::move(w); break;
+        case TensorRole::kV: p->v = std::move(w); break;
+        case TensorRole::kO: p->o = std::move(w); break;
+        case TensorRole::kGate: p->gate = std::move(w); break;
+        case TensorRole::kUp: p->up = std::move(w); break;
+        case TensorRole::kDown: p->down = std::move(w); break;
+        case TensorRole::kEmbedding: embed = std::move(w); break;
+        case TensorRole::kLmHead: head = std::move(w); break;
+        default: CHECK(false) << t.name << " listed as a matrix";
+      }
+      continue;
+    }
+    GS_ASSIGN_OR_RETURN(std::vector<float> host, read_vector(t));
+    std::unique_ptr<DeviceMemory> v = ToDevice(host);
+    switch (t.role) {
+      case TensorRole::kAttnNorm: p->attn_norm = std::move(v); break;
+      case TensorRole::kMlpNorm: p->mlp_norm = std::move(v); break;
+      case TensorRole::kQBias: p->q_bias = std::move(v); break;
+      case TensorRole::kKBias: p->k_bias = std::move(v); break;
+      case TensorRole::kVBias: p->v_bias = std::move(v); break;
+      case TensorRole::kFinalNorm: final_norm_ = std::move(v); break;
+      default: CHECK(false) << t.name << " listed as a vector";
+    }
+  }
+  const int64_t vec_bytes = config_.hidden_size * static_cast<int64_t>(sizeof(float));
+  for (Pending& p : pending) {
+    Layer L;
+    L.attn_norm = std::move(p.attn_norm);
+    L.mlp_norm = std::move(p.mlp_norm);
+    L.q = ColumnParallelLinear(std::move(p.q), std::move(p.q_bias));
+    L.k = ColumnParallelLinear(std::move(p.k), std::move(p.k_bias));
+    L.v = ColumnParallelLinear(std::move(p.v), std::move(p.v_bias));
+    L.gate = ColumnParallelLinear(std::move(p.gate), nullptr);
+    L.up = ColumnParallelLinear(std::move(p.up), nullptr);
+    L.o = RowParallelLinear(std::move(p.o), comm_);
+    L.down = RowParallelLinear(std::move(p.down), comm_);
+    bytes_.layers += 2 * vec_bytes + L.q.weight_bytes() + L.k.weight_bytes() +
+                     L.v.weight_bytes() + L.o.weight_bytes() + L.gate.weight_bytes() +
+                     L.up.weight_bytes() + L.down.weight_bytes();
+    layers_.push_back(std::move(L));
+  }
+  std::vector<Range> vocab_of_rank;
+  for (const RankShard& r : plan.ranks()) vocab_of_rank.push_back(r.vocab_rows);
+  embed_ = VocabParallelEmbedding(std::move(embed), shard_.vocab_rows, comm_);
+  lm_head_ = ParallelLmHead(std::move(head), vocab_of_rank, comm_);
+  bytes_.embedding = embed_.weight_bytes();
+  bytes_.lm_head = lm_head_.weight_bytes();
+  bytes_.final_norm = vec_bytes;
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const WeightSource& src,
+                                                       const ShardPlan& plan, Communicator& comm,
+                                                       std::unique_ptr<DeviceOps> ops) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel(src.config(), plan, comm, std::move(ops)));
+  DeviceOps& o = *m->ops_;
+  GS_RETURN_IF_ERROR(m->Build(
+      plan, [&](const RankTensor& t) { return ReadWeight(src, t, o); },
+      [&](const RankTensor& t) { return ReadVector(src, t.name, t.cols); }));
+  std::vector<float> freq_factors;
+  if (const TensorInfo* rf = src.Find("rope_freqs.weight")) {
+    GS_ASSIGN_OR_RETURN(freq_factors, ReadVector(src, "rope_freqs.weight", {0, rf->cols()}));
+  }
+  m->inv_freq_ = m->ToDevice(RopeInvFreq(m->config_, freq_factors));
+  return m;
+}
+
+std::unique_ptr<LlamaModel> LlamaModel::Random(const ModelConfig& config, const ShardPlan& plan,
+                                               Communicator& comm,
+                                               std::unique_ptr<DeviceOps> ops, uint64_t seed) {
+  std::unique_ptr<LlamaModel> m(new LlamaModel(config, plan, comm, std::move(ops)));
+  DeviceOps& o = *m->ops_;
+  auto random_matrix = [&](const RankTensor& t) -> StatusOr<std::unique_ptr<Weight>> {
+    // Scaled like a trained model's weights, so activations stay finite.
+    const float scale = 1.0f / std::sqrt(static_cast<float>(t.cols.size()));
+    return o.RandomWeight(t.rows.size(), t.cols.size(), scale, seed++);
+  };
+  auto constant_vector = [&](const RankTensor& t) -> StatusOr<std::vector<float>> {
+    const bool norm = t.role == TensorRole::kAttnNorm || t.role == TensorRole::kMlpNorm ||
+                      t.role == TensorRole::kFinalNorm;
+    return std::vector<float>(t.cols.size(), norm ? 1.0f : 0.0f);
+  };
+  CHECK(m->Build(plan, random_matrix, constant_vector).ok());
+  m->inv_freq_ = m->ToDevice(RopeInvFreq(m->config_));
+  return m;
 }
 
 std::unique_ptr<KvCache> LlamaModel::MakeKvCache(int n_blocks, int block_size) const {
-  return std::make_unique<KvCache>(config_.n_layers, n_blocks, block_size,
+  return std::make_unique<KvCache>(*ops_, config_.n_layers, n_blocks, block_size,
                                    shard_.n_local_groups(), config_.head_dim);
 }
 
 void LlamaModel::EnsureScratch(int64_t n, int64_t n_logits) {
-  const ModelConfig& c = config_;
-  auto grow = [](std::vector<float>& v, int64_t size) {
-    if (static_cast<int64_t>(v.size()) < size) v.resize(size);
-  };
-  grow(x_, n * c.hidden_size);
-  grow(h_, n * c.hidden_size);
-  grow(q_, n * shard_.n_local_heads() * c.head_dim);
-  grow(attn_, n * shard_.n_local_heads() * c.head_dim);
-  grow(k_, n * shard_.n_local_groups() * c.head_dim);
-  grow(v_, n * shard_.n_local_groups() * c.head_dim);
-  grow(gate_, n * shard_.mlp_cols.size());
-  grow(up_, n * shard_.mlp_cols.size());
-  grow(hl_, n_logits * c.hidden_size);
+  DeviceOps& o = *ops_;
+  const DType in = o.matmul_input_dtype();
+  const int64_t H = config_.hidden_size, hd = config_.head_dim;
+  const int64_t nq = shard_.n_local_heads() * hd, nkv = shard_.n_local_groups() * hd;
+  const int64_t I = shard_.mlp_cols.size();
+  const int64_t nl = std::max<int64_t>(n_logits, 1);
+  auto f32 = [](int64_t elems) { return static_cast<size_t>(elems) * sizeof(float); };
+  auto act = [&](int64_t elems) { return static_cast<size_t>(RowBytes(in, elems)); };
+  x_.Get(o, f32(n * H));
+  sum_.Get(o, f32(n * H));
+  h_.Get(o, act(n * H));
+  q_.Get(o, f32(n * nq));
+  k_.Get(o, f32(n * nkv));
+  v_.Get(o, f32(n * nkv));
+  attn_.Get(o, act(n * nq));
+  gate_.Get(o, f32(n * I));
+  up_.Get(o, f32(n * I));
+  act_.Get(o, act(n * I));
+  hl_.Get(o, act(nl * H));
+  logits_.Get(o, f32(nl * lm_head_.local_rows()));
 }
 
-void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
+void LlamaModel::Upload(const ModelInput& in) {
+  n_tokens_ = in.n_tokens();
+  logit_rows_ = in.logit_rows;
+  const int64_t nl = static_cast<int64_t>(logit_rows_.size());
+  logits_are_all_rows_ = nl == n_tokens_;
+  for (int64_t j = 0; logits_are_all_rows_ && j < nl; ++j) {
+    logits_are_all_rows_ = logit_rows_[j] == j;
+  }
+  kernels::StepArrays step;
+  step.tokens = in.tokens;
+  step.positions = in.positions;
+  step.slots = in.slots;
+  step.token_seq = in.token_seq;
+  step.block_tables = in.block_tables;
+  step.max_blocks = in.max_blocks;
+  ops_->SetStep(step);
+  EnsureScratch(n_tokens_, nl);
+}
+
+void LlamaModel::Run(KvCache& cache, int max_context) {
   const ModelConfig& c = config_;
-  const int64_t n = in.n_tokens();
-  const int64_t H = c.hidden_size;
-  const int nh = shard_.n_local_heads();
-  const int ng = shard_.n_local_groups();
-  const int64_t I_r = shard_.mlp_cols.size();
-  EnsureScratch(n, static_cast<int64_t>(in.logit_rows.size()));
-  float* x = x_.data();
-  float* h = h_.data();
-  ThreadPool* pool = pool_.get();
-
-  embed_->Forward(in.tokens.data(), n, x);
-  kernels::AttentionBatch batch;
-  batch.n_tokens = n;
-  batch.positions = in.positions.data();
-  batch.token_seq = in.token_seq.data();
-  batch.block_tables = in.block_tables.data();
-  batch.max_blocks = in.max_blocks;
+  DeviceOps& o = *ops_;
+  const int64_t n = n_tokens_, H = c.hidden_size;
+  const int nh = shard_.n_local_heads(), ng = shard_.n_local_groups();
+  const int64_t I = shard_.mlp_cols.size();
+  const float eps = c.rms_norm_eps;
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const float* inv_freq = inv_freq_->as<float>();
+  float* x = x_.mem->as<float>();      // [n, H] the residual stream
+  float* sum = sum_.mem->as<float>();  // [n, H] a row-parallel product before its all-reduce
+  void* h = h_.mem->data();            // [n, H] normed, fed to products
+  float *q = q_.mem->as<float>(), *k = k_.mem->as<float>(), *v = v_.mem->as<float>();
+  void* attn = attn_.mem->data();  // [n, nh, hd]
+  float *gate = gate_.mem->as<float>(), *up = up_.mem->as<float>();
+  void* act = act_.mem->data();  // [n, I_r]
+  o.ReserveContext(max_context);
 
+  embed_.Forward(o, n, x);  // all-reduce
   for (int il = 0; il < c.n_layers; ++il) {
     Layer& L = layers_[il];
     // Attention block: column-parallel QKV on local heads/groups, row-parallel O.
-    kernels::RmsNorm(x, L.attn_norm.data(), n, H, c.rms_norm_eps, h);
+    o.RmsNorm(x, L.attn_norm->as<float>(), n, H, eps, h);
     // q [n, nh, hd], k and v [n, ng, hd]
-    ColumnParallelLinear::ForwardShared(h, n, {{&L.q, q_.data()}, {&L.k, k_.data()}, {&L.v, v_.data()}},
-                                        pool, act_);
-    kernels::RopeApply(q_.data(), n, nh, c.head_dim, in.positions.data(), inv_freq_);
-    kernels::RopeApply(k_.data(), n, ng, c.head_dim, in.positions.data(), inv_freq_);
-    if (observer_) observer_(il, q_.data(), k_.data(), n);
-    kernels::KvLayerView kv = cache.layer(il);
-    kernels::KvAppend(k_.data(), v_.data(), n, in.slots.data(), kv);
-    kernels::PagedAttention(q_.data(), kv, batch, head_group_.data(), nh, scale, attn_.data(),
-                            pool);
-    L.o.Forward(attn_.data(), n, h, pool, act_);  // all-reduce #1
-    for (int64_t i = 0; i < n * H; ++i) x[i] += h[i];
+    ColumnParallelLinear::ForwardShared(o, h, n, {{&L.q, q}, {&L.k, k}, {&L.v, v}});
+    o.Rope(q, nh, c.head_dim, inv_freq);
+    o.Rope(k, ng, c.head_dim, inv_freq);
+    if (observer_) observer_(il, q, k, n);
+    const kernels::KvLayer kv = cache.layer(il);
+    o.KvAppend(k, v, kv);
+    o.Attention(q, kv, nh, scale, attn);
+    L.o.Forward(o, attn, n, x, sum);  // all-reduce #1
     // MLP block: column-parallel gate/up on this rank's I-range, row-parallel down.
-    kernels::RmsNorm(x, L.mlp_norm.data(), n, H, c.rms_norm_eps, h);
-    ColumnParallelLinear::ForwardShared(h, n, {{&L.gate, gate_.data()}, {&L.up, up_.data()}},
-                                        pool, act_);
-    kernels::SiluMul(gate_.data(), up_.data(), n * I_r, gate_.data());
-    L.down.Forward(gate_.data(), n, h, pool, act_);  // all-reduce #2
-    for (int64_t i = 0; i < n * H; ++i) x[i] += h[i];
+    o.RmsNorm(x, L.mlp_norm->as<float>(), n, H, eps, h);
+    ColumnParallelLinear::ForwardShared(o, h, n, {{&L.gate, gate}, {&L.up, up}});
+    o.SiluMul(gate, up, n * I, act);
+    L.down.Forward(o, act, n, x, sum);  // all-reduce #2
   }
-  const int64_t nl = static_cast<int64_t>(in.logit_rows.size());
+  const int64_t nl = static_cast<int64_t>(logit_rows_.size());
   if (nl == 0) return;
-  for (int64_t j = 0; j < nl; ++j) {
-    kernels::RmsNorm(x + static_cast<int64_t>(in.logit_rows[j]) * H, final_norm_.data(), 1, H,
-                     c.rms_norm_eps, hl_.data() + j * H);
+  char* hl = static_cast<char*>(hl_.mem->data());
+  const int64_t row_bytes = RowBytes(o.matmul_input_dtype(), H);
+  if (logits_are_all_rows_) {
+    o.RmsNorm(x, final_norm_->as<float>(), n, H, eps, hl);
+  } else {
+    for (int64_t j = 0; j < nl; ++j) {
+      o.RmsNorm(x + static_cast<int64_t>(logit_rows_[j]) * H, final_norm_->as<float>(), 1, H, eps,
+                hl + j * row_bytes);
+    }
   }
-  lm_head_->Forward(hl_.data(), nl, logits, pool, act_);
+  lm_head_.Forward(o, hl, nl, logits_.mem->as<float>());
+}
+
+void LlamaModel::FetchLogits(float* logits) {
+  const int64_t nl = static_cast<int64_t>(logit_rows_.size());
+  if (nl == 0) return;
+  lm_head_.Gather(*ops_, logits_.mem->as<float>(), nl, logits);
+}
+
+void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {
+  Upload(in);
+  const int max_context =
+      in.positions.empty() ? 1 : *std::max_element(in.positions.begin(), in.positions.end()) + 1;
+  Run(cache, max_context);
+  FetchLogits(logits);
 }
 
 }  // namespace gs

@@ -1,7 +1,8 @@
 // The Llama-family decoder (Llama, Mistral, Qwen2) as run by one
-// tensor-parallel rank: the layers hold only this rank's slices, cut by the
-// shard plan. Combining results across ranks happens inside the parallel
-// layers; this class never calls the communicator itself.
+// tensor-parallel rank, on any device: the one layer loop, over the
+// operations of kernels/device_ops.h. The layers hold only this rank's
+// slices (core/rank_tensors.h); combining results across ranks happens
+// inside the parallel layers, so this class never calls the communicator.
 #pragma once
 
 #include <functional>
@@ -11,9 +12,9 @@
 #include "core/kv_cache.h"
 #include "core/model_config.h"
 #include "core/model_input.h"
-#include "core/status.h"
-#include "core/thread_pool.h"
 #include "core/weight_source.h"
+#include "kernels/device_ops.h"
+#include "kernels/status.h"
 #include "parallel/parallel_linear.h"
 #include "parallel/shard_plan.h"
 
@@ -30,61 +31,92 @@ struct WeightBytes {
 
 class LlamaModel {
  public:
-  // Reads only this rank's slices from `src`.
-  static StatusOr<std::unique_ptr<LlamaModel>> Load(const WeightSource& src,
-                                                    const ShardPlan& plan, Communicator& comm);
+  // Reads only this rank's slices from `src` onto `ops`' device (the CPU when
+  // null). `comm` combines results across ranks and must take pointers in
+  // that device's memory (MPI for the CPU, NCCL for GPUs); it must outlive
+  // the model.
+  static StatusOr<std::unique_ptr<LlamaModel>> Load(
+      const WeightSource& src, const ShardPlan& plan, Communicator& comm,
+      std::unique_ptr<kernels::DeviceOps> ops = nullptr);
+  // Random weights from a hash of `seed`, norms of ones, biases of zeros
+  // (benchmarks; no files). On the CPU when `ops` is null.
+  static std::unique_ptr<LlamaModel> Random(const ModelConfig& config, const ShardPlan& plan,
+                                            Communicator& comm,
+                                            std::unique_ptr<kernels::DeviceOps> ops,
+                                            uint64_t seed);
 
   // Runs every layer for `in`, appending K/V to `cache`. On rank 0 writes
-  // logits [in.logit_rows.size(), vocab] to `logits`; other ranks ignore it.
+  // logits [in.logit_rows.size(), vocab] to host `logits`; other ranks ignore
+  // it. Upload, then Run, then FetchLogits.
   void Forward(const ModelInput& in, KvCache& cache, float* logits);
+
+  // The parts of Forward, for callers that record Run (a CUDA graph): Upload
+  // copies the step to the device (fixed addresses while its sizes do not
+  // change); Run only enqueues work and makes no collective call other than
+  // the all-reduces; `max_context` bounds positions + 1 for every replay.
+  // FetchLogits gathers the logits to rank 0's host memory.
+  void Upload(const ModelInput& in);
+  void Run(KvCache& cache, int max_context);
+  void FetchLogits(float* logits);
 
   const ModelConfig& config() const { return config_; }
   const RankShard& shard() const { return shard_; }
   const WeightBytes& weight_bytes() const { return bytes_; }
-  // Called inside Forward for every layer after RoPE, with this rank's
-  // q [n, n_local_heads, head_dim] and k [n, n_local_groups, head_dim]
-  // (for tools that look inside attention; null by default).
+  kernels::DeviceOps& ops() const { return *ops_; }
+  // Called inside Run for every layer after RoPE, with this rank's
+  // q [n, n_local_heads, head_dim] and k [n, n_local_groups, head_dim] in
+  // the device's memory (for tools that look inside attention).
   using LayerObserver = std::function<void(int il, const float* q, const float* k, int64_t n)>;
   void set_observer(LayerObserver observer) { observer_ = std::move(observer); }
 
-  // Runs this rank's kernels on `n_threads` threads (the caller counts as
-  // one; 1, the default, means no pool). Call between Forward calls only.
-  void SetThreads(int n_threads);
-  int threads() const { return pool_ ? pool_->size() : 1; }
-  ThreadPool* thread_pool() const { return pool_.get(); }  // null when single-threaded
+  // CPU settings (kernels::DeviceOps::SetThreads / SetActivations); other
+  // devices ignore them. Between Forward calls only.
+  void SetThreads(int n_threads) { ops_->SetThreads(n_threads); }
+  int threads() const { return ops_->threads(); }
+  ThreadPool* thread_pool() const { return ops_->thread_pool(); }
+  void set_activations(kernels::Activations a) { ops_->SetActivations(a); }
+  kernels::Activations activations() const { return ops_->activations(); }
 
-  // How quantized weights meet activations (kernels::Activations; int8 by
-  // default). Call between Forward calls only.
-  void set_activations(kernels::Activations a) { act_ = a; }
-  kernels::Activations activations() const { return act_; }
-
-  // A KV cache shaped for this rank's groups.
+  // A zeroed KV cache shaped for this rank's groups, on the model's device.
   std::unique_ptr<KvCache> MakeKvCache(int n_blocks, int block_size) const;
 
  private:
   struct Layer {
-    std::vector<float> attn_norm, mlp_norm;
+    std::unique_ptr<kernels::DeviceMemory> attn_norm, mlp_norm;  // fp32 [hidden]
     ColumnParallelLinear q, k, v, gate, up;
     RowParallelLinear o, down;
   };
-  LlamaModel() = default;
+  // Weights come from `read` (the checkpoint, or random), one RankTensor at a time.
+  LlamaModel(const ModelConfig& config, const ShardPlan& plan, Communicator& comm,
+             std::unique_ptr<kernels::DeviceOps> ops);
+  template <typename ReadMatrix, typename ReadVector>
+  Status Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVector read_vector);
   void EnsureScratch(int64_t n_tokens, int64_t n_logits);
+  std::unique_ptr<kernels::DeviceMemory> ToDevice(const std::vector<float>& v);
 
   ModelConfig config_;
   RankShard shard_;
-  std::vector<int32_t> head_group_;  // local head → local group
-  std::vector<float> inv_freq_;
+  Communicator& comm_;
+  std::unique_ptr<kernels::DeviceOps> ops_;
+  std::unique_ptr<kernels::DeviceMemory> inv_freq_;  // fp32 [head_dim / 2]
   std::vector<Layer> layers_;
-  std::unique_ptr<VocabParallelEmbedding> embed_;
-  std::vector<float> final_norm_;
-  std::unique_ptr<ParallelLmHead> lm_head_;
+  VocabParallelEmbedding embed_;
+  std::unique_ptr<kernels::DeviceMemory> final_norm_;
+  ParallelLmHead lm_head_;
   WeightBytes bytes_;
   LayerObserver observer_;
-  std::unique_ptr<ThreadPool> pool_;  // null when single-threaded
-  kernels::Activations act_ = kernels::Activations::kInt8;
 
-  // Scratch, grown on demand and reused across steps.
-  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, hl_;
+  // The uploaded step.
+  int64_t n_tokens_ = 0;
+  std::vector<int32_t> logit_rows_;
+  bool logits_are_all_rows_ = false;
+
+  // Scratch on the device, grown on demand and reused across steps.
+  struct Scratch {
+    std::unique_ptr<kernels::DeviceMemory> mem;
+    void* Get(kernels::DeviceOps& ops, size_t bytes);
+  };
+  Scratch x_, h_, q_, k_, v_, attn_, gate_, up_, act_, hl_, logits_, sum_;
 };
 
 }  // namespace gs

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/status.h"
+#include "kernels/status.h"
+#include "parallel/model_shape.h"
 
 namespace gs {
 
@@ -19,15 +20,10 @@ struct RopeScaling {
   int original_max_position = 8192;
 };
 
-struct ModelConfig {
+// The shape (ModelShape: H, I, L, N, G, hd, V) plus everything else the
+// decoder needs.
+struct ModelConfig : ModelShape {
   std::string arch;  // "llama", "mistral", "qwen2"
-  int hidden_size = 0;        // H
-  int intermediate_size = 0;  // I
-  int n_layers = 0;           // L
-  int n_heads = 0;            // N
-  int n_kv_heads = 0;         // G (groups)
-  int head_dim = 0;           // hd
-  int vocab_size = 0;         // V
   int max_position = 2048;
   float rms_norm_eps = 1e-5f;
   float rope_theta = 10000.0f;
@@ -37,8 +33,8 @@ struct ModelConfig {
   int bos_id = -1;
   std::vector<int> eos_ids;
 
-  int group_size() const { return n_heads / n_kv_heads; }  // query heads per KV group
-  // Checks the numbers are consistent (heads divide, positive sizes...).
+  // Checks the numbers are consistent (the shape's checks, then positive
+  // max_position, eps and theta, rope scaling, token ids in the vocabulary).
   Status Validate() const;
 };
 

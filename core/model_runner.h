@@ -42,8 +42,7 @@ class ModelRunner {
 
   // K+V bytes one token occupies on this rank.
   int64_t kv_bytes_per_token() const {
-    return 2LL * config().n_layers * shard().n_local_groups() * config().head_dim *
-           kv_element_bytes();
+    return KvBytesPerToken(config(), shard().n_local_groups(), kv_element_bytes());
   }
 };
 

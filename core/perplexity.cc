@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "core/cpu_model_runner.h"
+#include "core/llama_model_runner.h"
 #include "core/sequence_forward.h"
 
 namespace gs {
@@ -31,7 +31,7 @@ std::vector<PerplexityWindow> PerplexityWindows(int64_t n_tokens, int context, i
 StatusOr<PerplexityResult> ComputePerplexity(LlamaModel& model, const std::vector<int32_t>& tokens,
                                              const PerplexityOptions& options,
                                              const PerplexityProgress& progress) {
-  CpuModelRunner runner(model);
+  LlamaModelRunner runner(model);
   return ComputePerplexity(runner, tokens, options, progress);
 }
 

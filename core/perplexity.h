@@ -10,7 +10,7 @@
 
 #include "core/llama_model.h"
 #include "core/model_runner.h"
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "core/bitmap_font.h"
-#include "core/check.h"
+#include "kernels/check.h"
 
 namespace gs {
 

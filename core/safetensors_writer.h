@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
-#include "core/status.h"
+#include "kernels/dtype.h"
+#include "kernels/status.h"
 
 namespace gs {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <string>
 
-#include "core/check.h"
+#include "kernels/check.h"
 
 namespace gs {
 namespace {

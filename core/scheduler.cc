@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/check.h"
+#include "kernels/check.h"
 
 namespace gs {
 

@@ -1,12 +1,12 @@
 #include "core/sequence_forward.h"
 
-#include "core/check.h"
-#include "core/cpu_model_runner.h"
+#include "kernels/check.h"
+#include "core/llama_model_runner.h"
 
 namespace gs {
 
 SequenceForward::SequenceForward(LlamaModel& model, int max_tokens, int block_size)
-    : own_runner_(std::make_unique<CpuModelRunner>(model)),
+    : own_runner_(std::make_unique<LlamaModelRunner>(model)),
       runner_(*own_runner_),
       max_tokens_(max_tokens),
       block_size_(block_size) {

@@ -1,5 +1,6 @@
 // Stop strings over streamed text: holds back text that could be the start
-// of a stop string and reports when one completes.
+// of a stop string and reports when one completes. The text half of
+// TextStream (core/text_stream.h), which is what callers of generation use.
 #pragma once
 
 #include <string>

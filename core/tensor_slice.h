@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/status.h"
+#include "kernels/status.h"
 #include "core/weight_source.h"
 
 namespace gs {

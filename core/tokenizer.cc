@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "core/bpe.h"
-#include "core/check.h"
+#include "kernels/check.h"
 #include "core/gguf_file.h"
 #include "core/unicode.h"
 

@@ -13,7 +13,7 @@
 
 #include "core/chat_template.h"
 #include "core/pretokenizer.h"
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

@@ -11,9 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
+#include "kernels/dtype.h"
+#include "kernels/range.h"
 #include "core/model_config.h"
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 
@@ -23,13 +24,6 @@ struct TensorInfo {
   std::vector<int64_t> shape;  // outermost first: [rows, cols] for matrices, [n] for vectors
   int64_t rows() const { return shape.size() == 2 ? shape[0] : 1; }
   int64_t cols() const { return shape.empty() ? 0 : shape.back(); }
-};
-
-struct Range {
-  int64_t begin = 0;
-  int64_t end = 0;
-  int64_t size() const { return end - begin; }
-  bool operator==(const Range&) const = default;
 };
 
 class WeightSource {

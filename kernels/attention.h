@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "core/thread_pool.h"
+#include "kernels/thread_pool.h"
 
 namespace gs::kernels {
 

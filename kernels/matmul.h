@@ -11,25 +11,11 @@
 #include <cstdint>
 #include <span>
 
-#include "core/thread_pool.h"
-#include "core/weight_matrix.h"
+#include "kernels/device_ops.h"
+#include "kernels/thread_pool.h"
+#include "kernels/weight_matrix.h"
 
 namespace gs::kernels {
-
-// How quantized (Q8_0/Q4_0/Q4_1) weights meet the activations.
-enum class Activations {
-  // Each token's activations are rounded to 8-bit blocks of 32 (scale
-  // amax/127) once per product, and the blocks meet the weights in integer
-  // dot products. Several times faster; the error is bounded in
-  // tests/kernels/quant_matmul_test.cc. The default, as in llama.cpp.
-  kInt8,
-  // The weight blocks are widened to fp32 against fp32 activations: exactly
-  // the product with the dequantized weights.
-  kFp32,
-};
-
-// "int8" / "fp32".
-const char* ActivationsName(Activations a);
 
 // Puts a Q8_0/Q4_0/Q4_1 matrix from GGUF block layout into the layout the CPU
 // products read (kernels/cpu/quant_dot.h), once, at load. Other dtypes, and

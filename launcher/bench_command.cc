@@ -2,9 +2,9 @@
 #include <memory>
 
 #include "launcher/commands.h"
-#include "parallel/bench.h"
+#include "core/bench.h"
 #include "parallel/mpi_communicator.h"
-#include "parallel/rank_model.h"
+#include "core/rank_model.h"
 
 namespace gs::launcher {
 

@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "kernels/matmul.h"
-#include "parallel/rank_model.h"
+#include "core/rank_model.h"
 
 namespace gs::launcher {
 

@@ -8,11 +8,11 @@
 
 #include "core/engine.h"
 #include "core/sampler.h"
-#include "core/stop_checker.h"
+#include "core/text_stream.h"
 #include "core/tokenizer.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
-#include "parallel/rank_model.h"
+#include "core/rank_model.h"
 
 namespace gs::launcher {
 
@@ -37,6 +37,120 @@ struct GenerateOpts {
 using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+
+// Loads the tokenizer and encodes the prompt (through the chat template with
+// --chat). Returns 0 or the exit code, after printing why.
+int PreparePrompt(const GenerateOpts& o, std::unique_ptr<Tokenizer>* tok,
+                  std::vector<int32_t>* prompt_ids) {
+  auto t = Tokenizer::Load(o.model);
+  if (!t.ok()) {
+    std::cerr << "groupshard generate: " << t.status().ToString() << "\n";
+    return 1;
+  }
+  *tok = std::move(t).value();
+  std::string text = o.prompt;
+  int error = 0;
+  if (o.chat) {
+    std::vector<ChatMessage> msgs;
+    if (!o.system.empty()) msgs.push_back({"system", o.system});
+    msgs.push_back({"user", o.prompt});
+    auto rendered = (*tok)->ApplyChatTemplate(msgs, true);
+    if (!rendered.ok()) {
+      std::cerr << "groupshard generate: " << rendered.status().ToString() << "\n";
+      error = 1;
+    } else {
+      text = *rendered;
+    }
+  }
+  *prompt_ids = (*tok)->Encode(text, /*add_special=*/!o.chat);
+  if (prompt_ids->empty()) {
+    std::cerr << "groupshard generate: the prompt encodes to no tokens\n";
+    error = kUsageError;
+  }
+  return error;
+}
+
+// What one generation produced, for the summary line or the JSON object.
+struct Generation {
+  std::vector<int32_t> ids;
+  std::vector<float> logprobs;
+  std::string text;
+  FinishReason finish = FinishReason::kNone;
+  Clock::time_point t_first;
+};
+
+// Steps the engine until the one request ends or a stop string completes,
+// streaming the text to stdout unless --json.
+Generation StreamTokens(const GenerateOpts& o, Engine& engine, const Tokenizer& tok) {
+  Generation g;
+  TextStream stream(tok, o.stop);
+  auto emit = [&](const std::string& s) {
+    g.text += s;
+    if (!o.json && !s.empty()) {
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+    }
+  };
+  std::vector<TokenEvent> events;
+  while (engine.HasWork()) {
+    events.clear();
+    engine.Step(&events);
+    for (const TokenEvent& e : events) {
+      if (e.token >= 0) {
+        if (g.ids.empty()) g.t_first = Clock::now();
+        g.ids.push_back(e.token);
+        g.logprobs.push_back(e.logprob);
+        bool stopped = false;
+        emit(stream.Push(e.token, &stopped));
+        if (stopped) {
+          g.finish = FinishReason::kStop;
+          std::vector<TokenEvent> ignored;
+          engine.Cancel(e.id, FinishReason::kStop, &ignored);
+          break;
+        }
+      }
+      if (e.finish != FinishReason::kNone) g.finish = e.finish;
+    }
+  }
+  // The text held back as a possible stop-string start or half a character.
+  // A stop string completed only by it cuts the text but, as before, leaves
+  // the engine's finish reason.
+  bool stopped = false;
+  if (!stream.stopped()) emit(stream.Flush(&stopped));
+  return g;
+}
+
+void PrintResult(const GenerateOpts& o, const std::vector<int32_t>& prompt_ids, const Generation& g,
+                 Clock::time_point t0, int tp_size, const char* device) {
+  const auto t_end = Clock::now();
+  const double total_s = Seconds(t0, t_end);
+  const double ttft = g.ids.empty() ? 0.0 : Seconds(t0, g.t_first);
+  const double decode_s = Seconds(g.t_first, t_end);
+  const double tps = g.ids.size() > 1 ? (g.ids.size() - 1) / decode_s : 0.0;
+  if (o.json) {
+    nlohmann::json j;
+    j["prompt_token_ids"] = prompt_ids;
+    j["token_ids"] = g.ids;
+    j["logprobs"] = g.logprobs;
+    j["text"] = g.text;
+    j["finish_reason"] = FinishReasonName(g.finish);
+    j["timings"] = {{"time_to_first_token_s", ttft},
+                    {"total_s", total_s},
+                    {"decode_tokens_per_s", tps},
+                    {"tp_size", tp_size},
+                    {"device", device}};
+    // Text cut mid-character (or from a random-weight model) is not UTF-8:
+    // replace those bytes rather than throw; token_ids hold the exact output.
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  } else {
+    std::cout << std::endl;
+    std::fprintf(stderr,
+                 "[%zu prompt tokens, %zu generated, time to first token %.3f s, %.2f tokens/s, "
+                 "finish %s, %d rank(s) on %s]\n",
+                 prompt_ids.size(), g.ids.size(), ttft, tps, FinishReasonName(g.finish), tp_size,
+                 device);
+  }
 }
 
 int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
@@ -64,33 +178,9 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   std::vector<int32_t> prompt_ids;
   int32_t setup[2] = {0, 0};  // n_blocks, error
   if (leader) {
-    auto t = Tokenizer::Load(o.model);
-    if (!t.ok()) {
-      std::cerr << "groupshard generate: " << t.status().ToString() << "\n";
-      setup[1] = 1;
-    } else {
-      tok = std::move(t).value();
-      std::string text = o.prompt;
-      if (o.chat) {
-        std::vector<ChatMessage> msgs;
-        if (!o.system.empty()) msgs.push_back({"system", o.system});
-        msgs.push_back({"user", o.prompt});
-        auto rendered = tok->ApplyChatTemplate(msgs, true);
-        if (!rendered.ok()) {
-          std::cerr << "groupshard generate: " << rendered.status().ToString() << "\n";
-          setup[1] = 1;
-        } else {
-          text = *rendered;
-        }
-      }
-      prompt_ids = tok->Encode(text, /*add_special=*/!o.chat);
-      if (prompt_ids.empty()) {
-        std::cerr << "groupshard generate: the prompt encodes to no tokens\n";
-        setup[1] = kUsageError;
-      }
-      const int total = static_cast<int>(prompt_ids.size()) + o.max_tokens;
-      setup[0] = (total + o.block_size - 1) / o.block_size;
-    }
+    setup[1] = PreparePrompt(o, &tok, &prompt_ids);
+    const int total = static_cast<int>(prompt_ids.size()) + o.max_tokens;
+    if (tok) setup[0] = (total + o.block_size - 1) / o.block_size;
   }
   comm.Broadcast(setup, sizeof(setup), 0);
   if (setup[1] != 0) return setup[1];
@@ -116,79 +206,10 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
     engine.Shutdown();
     return kUsageError;
   }
-  StreamDecoder decoder(*tok);
-  StopChecker stops(o.stop);
-  std::vector<int32_t> out_ids;
-  std::vector<float> logprobs;
-  std::string text;
-  FinishReason finish = FinishReason::kNone;
-  bool stop_string_hit = false;
   const auto t0 = Clock::now();
-  Clock::time_point t_first;
-  std::vector<TokenEvent> events;
-  auto emit = [&](const std::string& s) {
-    text += s;
-    if (!o.json && !s.empty()) {
-      std::fwrite(s.data(), 1, s.size(), stdout);
-      std::fflush(stdout);
-    }
-  };
-  while (engine.HasWork()) {
-    events.clear();
-    engine.Step(&events);
-    for (const TokenEvent& e : events) {
-      if (e.token >= 0) {
-        if (out_ids.empty()) t_first = Clock::now();
-        out_ids.push_back(e.token);
-        logprobs.push_back(e.logprob);
-        bool stopped = false;
-        std::string piece = tok->IsSpecial(e.token) ? std::string() : decoder.Push(e.token);
-        emit(stops.Push(piece, &stopped));
-        if (stopped) {
-          finish = FinishReason::kStop;
-          stop_string_hit = true;
-          std::vector<TokenEvent> ignored;
-          engine.Cancel(e.id, FinishReason::kStop, &ignored);
-          break;
-        }
-      }
-      if (e.finish != FinishReason::kNone) finish = e.finish;
-    }
-  }
-  if (!stop_string_hit) {  // text held back as a possible stop-string start
-    bool stopped = false;
-    emit(stops.Push(decoder.Flush(), &stopped));
-    emit(stops.Flush());
-  }
+  const Generation g = StreamTokens(o, engine, *tok);
   engine.Shutdown();
-  const auto t_end = Clock::now();
-  const double total_s = Seconds(t0, t_end);
-  const double ttft = out_ids.empty() ? 0.0 : Seconds(t0, t_first);
-  const double decode_s = Seconds(t_first, t_end);
-  const double tps = out_ids.size() > 1 ? (out_ids.size() - 1) / decode_s : 0.0;
-  if (o.json) {
-    nlohmann::json j;
-    j["prompt_token_ids"] = prompt_ids;
-    j["token_ids"] = out_ids;
-    j["logprobs"] = logprobs;
-    j["text"] = text;
-    j["finish_reason"] = FinishReasonName(finish);
-    j["timings"] = {{"time_to_first_token_s", ttft},
-                    {"total_s", total_s},
-                    {"decode_tokens_per_s", tps},
-                    {"tp_size", comm.size()},
-                    {"device", DeviceName(rm->device)}};
-    // Text cut mid-character (or from a random-weight model) is not UTF-8:
-    // replace those bytes rather than throw; token_ids hold the exact output.
-    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
-  } else {
-    std::cout << std::endl;
-    std::fprintf(stderr,
-                 "[%zu prompt tokens, %zu generated, time to first token %.3f s, %.2f tokens/s, "
-                 "finish %s, %d rank(s) on %s]\n",
-                 prompt_ids.size(), out_ids.size(), ttft, tps, FinishReasonName(finish),
-                 comm.size(), DeviceName(rm->device));
-  }
+  PrintResult(o, prompt_ids, g, t0, comm.size(), DeviceName(rm->device));
   return 0;
 }
 

@@ -11,7 +11,7 @@
 #include "core/tokenizer.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
-#include "parallel/rank_model.h"
+#include "core/rank_model.h"
 
 namespace gs::launcher {
 

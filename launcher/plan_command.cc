@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "launcher/commands.h"
-#include "parallel/plan_report.h"
+#include "core/plan_report.h"
 
 namespace gs::launcher {
 

@@ -7,7 +7,7 @@
 #include "core/tokenizer.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
-#include "parallel/rank_model.h"
+#include "core/rank_model.h"
 #include "proto/serve_runner.h"
 
 namespace gs::launcher {
@@ -60,10 +60,10 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
       // The budget is per rank; the rank holding the most groups sets the count.
       int groups = 0;
       for (const RankShard& r : plan.ranks()) groups = std::max(groups, r.n_local_groups());
-      const ModelConfig& c = plan.config();
       // fp32 K/V on the CPU, BF16 on a GPU.
-      const int64_t block_bytes = 2LL * c.n_layers * groups * c.head_dim *
-                                  runner.kv_element_bytes() * o.serve.engine.block_size;
+      const int64_t block_bytes =
+          KvBytesPerToken(plan.shape(), groups, runner.kv_element_bytes()) *
+          o.serve.engine.block_size;
       setup[0] = static_cast<int32_t>(o.kv_cache_mb * (1 << 20) / static_cast<double>(block_bytes));
       if (setup[0] < 1) {
         std::cerr << "groupshard serve: --kv-cache-mb " << o.kv_cache_mb

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "core/check.h"
+#include "kernels/check.h"
 
 namespace gs {
 namespace internal {

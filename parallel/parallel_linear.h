@@ -1,67 +1,66 @@
-// Tensor-parallel layers. Each knows how to cut its own slice out of a full
-// checkpoint tensor; only the row-parallel ones (and the vocabulary-parallel
-// embedding) combine results across ranks.
+// Tensor-parallel layers over one device's operations. Each holds this
+// rank's slice of its weight (cut by the shard plan when it was loaded);
+// these layers are the only code that calls the communicator, on every
+// device alike: the row-parallel ones and the vocabulary-parallel embedding
+// all-reduce, the LM head gathers logits to rank 0.
+//
+// Activations `x` fed to products are in ops.matmul_input_dtype(); other
+// arrays are fp32. All arrays are in the device's memory unless "host".
 #pragma once
 
 #include <initializer_list>
-#include <string>
+#include <memory>
 #include <utility>
 #include <vector>
 
-#include "core/status.h"
-#include "core/thread_pool.h"
-#include "core/weight_matrix.h"
-#include "core/weight_source.h"
-#include "kernels/matmul.h"
+#include "kernels/device_ops.h"
+#include "kernels/range.h"
 #include "parallel/communicator.h"
 
 namespace gs {
 
-// Reads rows x cols of a checkpoint matrix into its resident dtype.
-StatusOr<WeightMatrix> LoadMatrix(const WeightSource& src, const std::string& name, Range rows,
-                                  Range cols);
-// Reads elements [r.begin, r.end) of a 1-D tensor as fp32.
-StatusOr<std::vector<float>> LoadVector(const WeightSource& src, const std::string& name,
-                                        Range r);
-
 // Output features sliced: y[:, rows] = x · W[rows, :]ᵀ (+ b[rows]). No communication.
 class ColumnParallelLinear {
  public:
-  static StatusOr<ColumnParallelLinear> Load(const WeightSource& src, const std::string& prefix,
-                                             Range out_rows, bool has_bias);
-  // x [n, in], y [n, out_rows.size()]. `pool` splits the output rows.
-  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr,
-               kernels::Activations act = kernels::Activations::kInt8) const;
-  int64_t out_features() const { return w_.rows; }
+  ColumnParallelLinear() = default;
+  // `bias` [w->rows()] fp32, or null.
+  ColumnParallelLinear(std::unique_ptr<kernels::Weight> w,
+                       std::unique_ptr<kernels::DeviceMemory> bias)
+      : w_(std::move(w)), bias_(std::move(bias)) {}
+
+  // x [n, in] → y [n, out_features()].
+  void Forward(kernels::DeviceOps& ops, const void* x, int64_t n, float* y) const;
+  int64_t out_features() const { return w_->rows(); }
   int64_t weight_bytes() const;
 
-  // Forward of several layers that read the same x (q/k/v, gate/up) in one
-  // pass over the pool: parts are {layer, y}.
+  // Forward of several layers that read the same x (q/k/v, gate/up), at most
+  // four, in one product call: parts are {layer, y}.
   using Part = std::pair<const ColumnParallelLinear*, float*>;
-  static void ForwardShared(const float* x, int64_t n, std::initializer_list<Part> parts,
-                            ThreadPool* pool = nullptr,
-                            kernels::Activations act = kernels::Activations::kInt8);
+  static void ForwardShared(kernels::DeviceOps& ops, const void* x, int64_t n,
+                            std::initializer_list<Part> parts);
 
  private:
-  void AddBias(int64_t n, float* y) const;
-
-  WeightMatrix w_;
-  std::vector<float> bias_;
+  std::unique_ptr<kernels::Weight> w_;
+  std::unique_ptr<kernels::DeviceMemory> bias_;
 };
 
-// Input features sliced: y = all_reduce_sum(x[:, cols] · W[:, cols]ᵀ).
+// Input features sliced: residual += all_reduce_sum(x[:, cols] · W[:, cols]ᵀ).
 class RowParallelLinear {
  public:
-  static StatusOr<RowParallelLinear> Load(const WeightSource& src, const std::string& prefix,
-                                          Range in_cols, Communicator& comm);
-  // x [n, in_cols.size()], y [n, out] (the full sum, on every rank).
-  void Forward(const float* x, int64_t n, float* y, ThreadPool* pool = nullptr,
-               kernels::Activations act = kernels::Activations::kInt8) const;
-  int64_t out_features() const { return w_.rows; }
-  int64_t weight_bytes() const { return w_.bytes(); }
+  RowParallelLinear() = default;
+  RowParallelLinear(std::unique_ptr<kernels::Weight> w, Communicator& comm)
+      : w_(std::move(w)), comm_(&comm) {}
+
+  // x [n, in_cols.size()]; residual [n, out_features()] gets the full sum on
+  // every rank. `scratch` holds n * out_features() floats (unused on one rank,
+  // where the product is added to the residual directly).
+  void Forward(kernels::DeviceOps& ops, const void* x, int64_t n, float* residual,
+               float* scratch) const;
+  int64_t out_features() const { return w_->rows(); }
+  int64_t weight_bytes() const { return w_->bytes(); }
 
  private:
-  WeightMatrix w_;
+  std::unique_ptr<kernels::Weight> w_;
   Communicator* comm_ = nullptr;
 };
 
@@ -69,14 +68,18 @@ class RowParallelLinear {
 // all-reduce assembles the full embeddings.
 class VocabParallelEmbedding {
  public:
-  static StatusOr<VocabParallelEmbedding> Load(const WeightSource& src, const std::string& name,
-                                               Range vocab_rows, Communicator& comm);
-  // tokens [n] → out [n, hidden].
-  void Forward(const int32_t* tokens, int64_t n, float* out) const;
-  int64_t weight_bytes() const { return w_.bytes(); }
+  VocabParallelEmbedding() = default;
+  // `table` holds vocabulary rows `vocab_rows`.
+  VocabParallelEmbedding(std::unique_ptr<kernels::Weight> table, Range vocab_rows,
+                         Communicator& comm)
+      : w_(std::move(table)), rows_(vocab_rows), comm_(&comm) {}
+
+  // The step's tokens → out [n_tokens, hidden] fp32.
+  void Forward(kernels::DeviceOps& ops, int64_t n_tokens, float* out) const;
+  int64_t weight_bytes() const { return w_->bytes(); }
 
  private:
-  WeightMatrix w_;  // fp32 [vocab_rows.size(), hidden]
+  std::unique_ptr<kernels::Weight> w_;
   Range rows_;
   Communicator* comm_ = nullptr;
 };
@@ -86,19 +89,27 @@ class VocabParallelEmbedding {
 // token in all, a reduce would move V per rank.
 class ParallelLmHead {
  public:
-  static StatusOr<ParallelLmHead> Load(const WeightSource& src, const std::string& name,
-                                       const std::vector<Range>& vocab_rows_of_rank,
-                                       Communicator& comm);
-  // h [n, hidden] → on rank 0, logits [n, vocab]; elsewhere `logits` untouched.
-  void Forward(const float* h, int64_t n, float* logits, ThreadPool* pool = nullptr,
-               kernels::Activations act = kernels::Activations::kInt8);
-  int64_t weight_bytes() const { return w_.bytes(); }
+  ParallelLmHead() = default;
+  // `w` holds rank comm.rank()'s rows of vocab_rows_of_rank.
+  ParallelLmHead(std::unique_ptr<kernels::Weight> w, std::vector<Range> vocab_rows_of_rank,
+                 Communicator& comm)
+      : w_(std::move(w)), rows_of_rank_(std::move(vocab_rows_of_rank)), comm_(&comm) {}
+
+  // h [n, hidden] → local [n, this rank's rows] fp32 (no communication, so a
+  // recorded step can end here).
+  void Forward(kernels::DeviceOps& ops, const void* h, int64_t n, float* local) const;
+  // Collective: every rank's `local` [n, its rows] → on rank 0, host
+  // `logits` [n, vocab]; elsewhere `logits` is untouched.
+  void Gather(kernels::DeviceOps& ops, const float* local, int64_t n, float* logits);
+  int64_t weight_bytes() const { return w_->bytes(); }
+  int64_t local_rows() const { return w_->rows(); }
 
  private:
-  WeightMatrix w_;
+  std::unique_ptr<kernels::Weight> w_;
   std::vector<Range> rows_of_rank_;
   Communicator* comm_ = nullptr;
-  std::vector<float> local_, gathered_;
+  std::unique_ptr<kernels::DeviceMemory> gathered_;  // rank 0: [r][n][V_r] on the device
+  std::vector<float> host_;                          // rank 0: the same on the host
   std::vector<int> counts_;
 };
 

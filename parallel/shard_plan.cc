@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "core/check.h"
+#include "kernels/check.h"
 
 namespace gs {
 
@@ -23,7 +23,7 @@ std::vector<Range> SplitEven(int64_t n, int parts, int64_t align) {
 
 namespace {
 
-bool TpSizeWorks(const ModelConfig& c, int p) {
+bool TpSizeWorks(const ModelShape& c, int p) {
   if (p < 1 || p > c.n_heads) return false;
   if (c.n_kv_heads >= p) return true;
   if (p % c.n_kv_heads != 0) return false;
@@ -33,7 +33,7 @@ bool TpSizeWorks(const ModelConfig& c, int p) {
 
 }  // namespace
 
-std::vector<int> ShardPlan::ValidTpSizes(const ModelConfig& config) {
+std::vector<int> ShardPlan::ValidTpSizes(const ModelShape& config) {
   std::vector<int> out;
   for (int p = 1; p <= config.n_heads; ++p) {
     if (TpSizeWorks(config, p)) out.push_back(p);
@@ -41,7 +41,7 @@ std::vector<int> ShardPlan::ValidTpSizes(const ModelConfig& config) {
   return out;
 }
 
-StatusOr<ShardPlan> ShardPlan::Make(const ModelConfig& config, int tp_size) {
+StatusOr<ShardPlan> ShardPlan::Make(const ModelShape& config, int tp_size) {
   GS_RETURN_IF_ERROR(config.Validate());
   if (!TpSizeWorks(config, tp_size)) {
     std::ostringstream msg;
@@ -58,7 +58,7 @@ StatusOr<ShardPlan> ShardPlan::Make(const ModelConfig& config, int tp_size) {
     return Status::InvalidArgument(msg.str());
   }
   ShardPlan plan;
-  plan.config_ = config;
+  plan.shape_ = config;
   const int G = config.n_kv_heads;
   const int gs = config.group_size();
   // Block-aligned when there are enough blocks for every rank; otherwise a
@@ -108,7 +108,11 @@ StatusOr<ShardPlan> ShardPlan::Make(const ModelConfig& config, int tp_size) {
 int ShardPlan::LocalGroupOfHead(int r, int j) const {
   const RankShard& s = ranks_.at(r);
   const int global_head = static_cast<int>(s.q_heads.begin) + j;
-  return global_head / config_.group_size() - static_cast<int>(s.kv_groups.begin);
+  return global_head / shape_.group_size() - static_cast<int>(s.kv_groups.begin);
+}
+
+int64_t ShardPlan::KvBytesPerToken(int r, int element_bytes) const {
+  return gs::KvBytesPerToken(shape_, rank(r).n_local_groups(), element_bytes);
 }
 
 }  // namespace gs

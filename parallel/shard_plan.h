@@ -1,15 +1,16 @@
 // The shard plan: which KV groups, query heads, MLP columns and vocabulary
 // rows each tensor-parallel rank owns. A value computed once from
-// (ModelConfig, tp_size); the loader, the layers, the KV cache and the `plan`
+// (ModelShape, tp_size); the loader, the layers, the KV cache and the `plan`
 // command all read it and nobody recomputes it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "core/model_config.h"
-#include "core/status.h"
-#include "core/weight_source.h"
+#include "kernels/range.h"
+#include "kernels/status.h"
+#include "parallel/model_shape.h"
 
 namespace gs {
 
@@ -31,9 +32,9 @@ class ShardPlan {
   static constexpr int kMlpAlign = 32;
 
   // Refuses an impossible tp_size with a message listing the sizes that work.
-  static StatusOr<ShardPlan> Make(const ModelConfig& config, int tp_size);
+  static StatusOr<ShardPlan> Make(const ModelShape& shape, int tp_size);
   // Every tp_size in [1, n_heads] that Make accepts.
-  static std::vector<int> ValidTpSizes(const ModelConfig& config);
+  static std::vector<int> ValidTpSizes(const ModelShape& shape);
 
   int tp_size() const { return static_cast<int>(ranks_.size()); }
   const RankShard& rank(int r) const { return ranks_.at(r); }
@@ -42,13 +43,23 @@ class ShardPlan {
   int kv_replication() const { return kv_replication_; }
   // Local group index (within rank r's kv_groups) of rank r's local head j.
   int LocalGroupOfHead(int r, int j) const;
-  const ModelConfig& config() const { return config_; }
+  const ModelShape& shape() const { return shape_; }
+  // K and V bytes one token of context occupies on rank r (KvBytesPerToken
+  // with its groups).
+  int64_t KvBytesPerToken(int r, int element_bytes) const;
 
  private:
-  ModelConfig config_;
+  ModelShape shape_;
   std::vector<RankShard> ranks_;
   int kv_replication_ = 1;
 };
+
+// K and V bytes one token of context occupies in a cache holding `n_groups`
+// KV groups of every layer, with elements of `element_bytes`:
+// 2 · L · n_groups · hd · bytes. The one formula for KV-cache sizes.
+inline int64_t KvBytesPerToken(const ModelShape& shape, int n_groups, int element_bytes) {
+  return 2LL * shape.n_layers * n_groups * shape.head_dim * element_bytes;
+}
 
 // Splits [0, n) into `parts` contiguous ranges whose sizes differ by at most
 // `align` units and start on multiples of `align` (the last may end unaligned).

@@ -7,7 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

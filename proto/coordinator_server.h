@@ -10,7 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "core/status.h"
+#include "kernels/status.h"
 #include "proto/backend_pool.h"
 #include "proto/coordinator_service.h"
 #include "proto/http_gateway.h"

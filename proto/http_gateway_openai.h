@@ -7,7 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
-#include "core/status.h"
+#include "kernels/status.h"
 #include "proto/groupshard.pb.h"
 
 namespace gs {

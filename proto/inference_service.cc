@@ -134,7 +134,7 @@ grpc::Status InferenceService::Detokenize(grpc::ServerContext*, const pb::Detoke
 
 grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelInfoRequest*,
                                          pb::ModelInfoResponse* resp) {
-  const ModelConfig& c = info_.plan->config();
+  const ModelConfig& c = *info_.config;
   resp->set_model(info_.model_path);
   pb::ModelConfig* pc = resp->mutable_config();
   pc->set_arch(c.arch);

@@ -10,7 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/model_config.h"
-#include "core/status.h"
+#include "kernels/status.h"
 #include "core/tokenizer.h"
 #include "parallel/shard_plan.h"
 #include "proto/groupshard.grpc.pb.h"
@@ -24,7 +24,8 @@ grpc::Status ToGrpcStatus(const Status& st);
 
 struct ServiceInfo {
   std::string model_path;
-  const ShardPlan* plan = nullptr;  // outlives the service
+  const ShardPlan* plan = nullptr;     // outlives the service
+  const ModelConfig* config = nullptr;  // outlives the service
   int64_t kv_bytes_per_token_rank0 = 0;
   RequestLimits limits;
 };

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/status.h"
+#include "kernels/status.h"
 #include "core/tokenizer.h"
 #include "proto/groupshard.pb.h"
 #include "proto/serving_queue.h"

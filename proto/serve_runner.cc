@@ -43,7 +43,8 @@ Status ServeOnLeader(const ServeOptions& options, ModelRunner& runner, Communica
   ServiceInfo info;
   info.model_path = options.model_path;
   info.plan = &plan;
-  const ModelConfig& c = plan.config();
+  info.config = &runner.config();
+  const ModelConfig& c = runner.config();
   info.kv_bytes_per_token_rank0 = runner.kv_bytes_per_token();
   info.limits.max_position = c.max_position;
   info.limits.vocab_size = c.vocab_size;

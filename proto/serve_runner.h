@@ -9,7 +9,7 @@
 
 #include "core/engine.h"
 #include "core/model_runner.h"
-#include "core/status.h"
+#include "kernels/status.h"
 #include "core/tokenizer.h"
 #include "parallel/communicator.h"
 #include "parallel/shard_plan.h"

@@ -19,8 +19,7 @@ ServingLoop::ServingLoop(Engine& engine, const Tokenizer& tokenizer, ServingQueu
 void ServingLoop::Admit(std::shared_ptr<ActiveRequest> req) {
   const uint64_t id = req->engine_request.id;
   Status st = engine_.Add(req->engine_request);
-  auto [it, inserted] = live_.emplace(
-      id, Live{req, StreamDecoder(tokenizer_), StopChecker(req->stop), 0, {}, {}});
+  auto [it, inserted] = live_.emplace(id, Live{req, TextStream(tokenizer_, req->stop), 0, {}, {}});
   if (!st.ok()) {
     it->second.error = st.ToString();
     Finish(it->second, FinishReason::kError, StreamChunk());
@@ -53,8 +52,7 @@ void ServingLoop::Route(const TokenEvent& e) {
     ++l.completion;
     chunk.token_ids.push_back(e.token);
     if (l.req->logprobs) chunk.logprobs.push_back(e.logprob);
-    const std::string piece = tokenizer_.IsSpecial(e.token) ? std::string() : l.decoder.Push(e.token);
-    chunk.text = l.stops.Push(piece, &stopped);
+    chunk.text = l.text.Push(e.token, &stopped);
     if (stopped && finish == FinishReason::kNone) {
       std::vector<TokenEvent> ignored;  // the request ends here; its event is ours
       engine_.Cancel(e.id, FinishReason::kStop, &ignored);
@@ -65,13 +63,9 @@ void ServingLoop::Route(const TokenEvent& e) {
     l.req->Push(std::move(chunk));
     return;
   }
-  if (!stopped && !l.stops.stopped()) {
-    chunk.text += l.stops.Push(l.decoder.Flush(), &stopped);
-    if (stopped) {
-      finish = FinishReason::kStop;
-    } else {
-      chunk.text += l.stops.Flush();
-    }
+  if (!l.text.stopped()) {
+    chunk.text += l.text.Flush(&stopped);
+    if (stopped) finish = FinishReason::kStop;
   }
   Finish(l, finish, std::move(chunk));
 }

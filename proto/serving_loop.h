@@ -14,7 +14,7 @@
 #include <string>
 
 #include "core/engine.h"
-#include "core/stop_checker.h"
+#include "core/text_stream.h"
 #include "core/tokenizer.h"
 #include "proto/serving_queue.h"
 
@@ -50,8 +50,7 @@ class ServingLoop {
  private:
   struct Live {
     std::shared_ptr<ActiveRequest> req;
-    StreamDecoder decoder;
-    StopChecker stops;
+    TextStream text;
     int completion = 0;
     std::chrono::steady_clock::time_point first_token;
     std::string error;  // reported if it ends with kError

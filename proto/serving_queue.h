@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/status.h"
+#include "kernels/status.h"
 
 namespace gs {
 

@@ -47,7 +47,7 @@ std::vector<std::vector<float>> SequenceRunner::Feed(const std::vector<int32_t>&
     const int p = pos_ + static_cast<int>(i);
     in.tokens.push_back(tokens[i]);
     in.positions.push_back(p);
-    in.slots.push_back(block_table_[p / block_size_] * block_size_ + p % block_size_);
+    in.slots.push_back(KvSlot(block_table_.data(), block_size_, p));
     in.token_seq.push_back(0);
     in.logit_rows.push_back(static_cast<int32_t>(i));
   }

@@ -18,7 +18,9 @@ std::string TempDir() {
 }
 
 int RunCommand(const std::string& cmd, std::string* output) {
-  std::string full = cmd + " 2>&1";
+  // Grouped, so a redirection of stderr inside `cmd` (2>/dev/null) holds and
+  // only the rest of stderr joins the output.
+  std::string full = "{ " + cmd + "\n} 2>&1";
   FILE* p = popen(full.c_str(), "r");
   if (!p) return -1;
   std::array<char, 4096> buf;

@@ -15,7 +15,8 @@ std::string TempDir();
 std::string SmolLM2Path();
 // Path of the built groupshard executable.
 std::string GroupshardBin();
-// Runs a shell command, returns its exit status and captures stdout+stderr.
+// Runs a shell command, returns its exit status and captures its stdout and
+// whatever of its stderr the command does not redirect itself.
 int RunCommand(const std::string& cmd, std::string* output);
 
 }  // namespace gs::testing

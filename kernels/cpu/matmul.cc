@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/vec_math.h"
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <span>
 
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cpu/vec_math.h"
 
 namespace gs::kernels::cpu {

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "core/dtype.h"
+#include "kernels/dtype.h"
 
 namespace gs::kernels::cpu {
 

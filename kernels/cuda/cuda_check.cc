@@ -55,19 +55,6 @@ void CublasFail(const char* file, int line, const char* call, cublasStatus_t s) 
   std::abort();
 }
 
-#ifdef GS_HAVE_NCCL
-void NcclFail(const char* file, int line, const char* call, ncclResult_t r) {
-  const char* hint = "see NCCL_DEBUG=INFO output";
-  if (r == ncclSystemError || r == ncclRemoteError) {
-    hint = "a peer rank died or the network failed (NCCL_DEBUG=INFO shows which)";
-  } else if (r == ncclInvalidUsage) {
-    hint = "ranks disagreed on the collective sequence or buffer sizes";
-  }
-  std::cerr << file << ":" << line << ": " << call << " failed: " << ncclGetErrorString(r) << " ("
-            << static_cast<int>(r) << "); hint: " << hint << std::endl;
-  std::abort();
-}
-#endif
 
 }  // namespace gs::cuda_internal
 

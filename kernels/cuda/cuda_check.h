@@ -1,4 +1,4 @@
-// CUDA_CHECK / CUBLAS_CHECK / NCCL_CHECK: abort with file, line, the failed
+// CUDA_CHECK / CUBLAS_CHECK: abort with file, line, the failed
 // call, the library's error string and a hint about the usual cause. Device
 // failures are not recoverable inside a step, so they end the rank (MPI's
 // default then ends the group).
@@ -6,16 +6,10 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#ifdef GS_HAVE_NCCL
-#include <nccl.h>
-#endif
 
 namespace gs::cuda_internal {
 [[noreturn]] void CudaFail(const char* file, int line, const char* call, cudaError_t e);
 [[noreturn]] void CublasFail(const char* file, int line, const char* call, cublasStatus_t s);
-#ifdef GS_HAVE_NCCL
-[[noreturn]] void NcclFail(const char* file, int line, const char* call, ncclResult_t r);
-#endif
 }  // namespace gs::cuda_internal
 
 #define CUDA_CHECK(call)                                                   \
@@ -36,14 +30,6 @@ namespace gs::cuda_internal {
       ::gs::cuda_internal::CublasFail(__FILE__, __LINE__, #call, cublas_st_); \
   } while (0)
 
-#ifdef GS_HAVE_NCCL
-#define NCCL_CHECK(call)                                                   \
-  do {                                                                     \
-    ncclResult_t nccl_res_ = (call);                                       \
-    if (nccl_res_ != ncclSuccess)                                          \
-      ::gs::cuda_internal::NcclFail(__FILE__, __LINE__, #call, nccl_res_); \
-  } while (0)
-#endif
 
 namespace gs::kernels::cuda {
 

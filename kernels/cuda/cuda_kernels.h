@@ -47,7 +47,7 @@ void RmsNorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim,
 
 // --- RoPE (kernels/rope.h) -------------------------------------------------------
 // x [n_tokens, n_heads, head_dim] rotated in place (rotate_half pairing);
-// positions [n_tokens]; inv_freq [head_dim/2] from kernels::RopeInvFreq.
+// positions [n_tokens]; inv_freq [head_dim/2] (the model computes it from its config).
 void RopeApply(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions,
                const float* inv_freq, cudaStream_t s);
 

@@ -4,7 +4,7 @@
 // query head of the group, and a second kernel merges the partial softmaxes.
 #include <cmath>
 
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_util.cuh"

@@ -1,6 +1,6 @@
 #include "kernels/cuda/gemm.h"
 
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace gs::kernels::cuda {

@@ -1,5 +1,5 @@
 // Writes this step's K/V rows into the paged cache.
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_util.cuh"

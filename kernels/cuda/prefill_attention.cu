@@ -4,7 +4,7 @@
 // keys, each loaded once for all the block's rows.
 #include <cmath>
 
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_util.cuh"

@@ -1,7 +1,7 @@
 // Top-k of logits rows in two passes: each block selects the k best of one
 // chunk of a row (k rounds of a block argmax over the chunk in shared
 // memory), then one block per row selects the k best of the candidates.
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_util.cuh"

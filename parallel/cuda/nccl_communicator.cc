@@ -1,7 +1,8 @@
 #include "parallel/cuda/nccl_communicator.h"
 
-#include "core/check.h"
+#include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "parallel/cuda/nccl_check.h"
 
 namespace gs {
 

@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/dtype.h"
+#include "kernels/dtype.h"
 #include "core/weight_source.h"
 
 namespace gs::testing {

@@ -6,11 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "kernels/thread_pool.h"
 #include "kernels/attention.h"
 
 namespace gs {
@@ -75,6 +76,9 @@ std::vector<float> Attend(const Step& s, ThreadPool* pool) {
 struct Shape {
   int hd, n_heads, n_groups;
 };
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << "hd " << s.hd << ", " << s.n_heads << " heads, " << s.n_groups << " groups";
+}
 
 class PagedAttentionShapes : public ::testing::TestWithParam<Shape> {};
 

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <ostream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/attention.h"
@@ -32,6 +34,10 @@ struct Shape {
   int heads_per_group;
   bool bf16_cache;
 };
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << "hd " << s.head_dim << ", " << s.n_groups << " groups x " << s.heads_per_group
+      << " heads, " << (s.bf16_cache ? "bf16" : "fp32") << " cache";
+}
 
 // A step: sequences with `past` cached tokens each get `new_tokens` more.
 struct Step {
@@ -151,7 +157,13 @@ TEST_P(CudaAttentionTest, PrefillMatchesCpu) {
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttentionTest,
                          ::testing::Values(Shape{128, 2, 4, false}, Shape{128, 2, 4, true},
                                            Shape{64, 3, 3, true}, Shape{64, 1, 8, false},
-                                           Shape{128, 1, 32, true}));
+                                           Shape{128, 1, 32, true}),
+                         [](const ::testing::TestParamInfo<Shape>& i) {
+                           return "hd" + std::to_string(i.param.head_dim) + "_groups" +
+                                  std::to_string(i.param.n_groups) + "_x" +
+                                  std::to_string(i.param.heads_per_group) +
+                                  (i.param.bf16_cache ? "_bf16" : "_fp32");
+                         });
 
 }  // namespace
 }  // namespace gs::kernels::cuda

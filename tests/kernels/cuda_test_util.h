@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
+#include "kernels/dtype.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
 

@@ -17,7 +17,7 @@
 #include <random>
 #include <vector>
 
-#include "core/dtype.h"
+#include "kernels/dtype.h"
 #include "kernels/cpu/quant_dot.h"
 
 namespace gs {

@@ -18,9 +18,9 @@
 #include <random>
 #include <vector>
 
-#include "core/dtype.h"
-#include "core/thread_pool.h"
-#include "core/weight_matrix.h"
+#include "kernels/dtype.h"
+#include "kernels/thread_pool.h"
+#include "kernels/weight_matrix.h"
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/matmul.h"
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "parallel/communicator.h"
-#include "parallel/rank_model.h"
+#include "core/rank_model.h"
 
 namespace gs {
 namespace {

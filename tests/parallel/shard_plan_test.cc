@@ -5,9 +5,8 @@
 namespace gs {
 namespace {
 
-ModelConfig Shape(int n_heads, int n_kv_heads, int head_dim, int inter, int vocab) {
-  ModelConfig c;
-  c.arch = "llama";
+ModelShape Shape(int n_heads, int n_kv_heads, int head_dim, int inter, int vocab) {
+  ModelShape c;
   c.n_heads = n_heads;
   c.n_kv_heads = n_kv_heads;
   c.head_dim = head_dim;
@@ -58,7 +57,7 @@ TEST(ShardPlanTest, MqaReplicatesTheOnlyGroup) {
 
 TEST(ShardPlanTest, EveryHeadAndColumnOwnedExactlyOnce) {
   for (auto [n, g] : std::vector<std::pair<int, int>>{{4, 4}, {8, 1}, {8, 2}, {9, 3}, {32, 8}}) {
-    ModelConfig c = Shape(n, g, 8, 128, 256);
+    ModelShape c = Shape(n, g, 8, 128, 256);
     for (int p : ShardPlan::ValidTpSizes(c)) {
       auto plan = ShardPlan::Make(c, p);
       ASSERT_TRUE(plan.ok()) << n << "/" << g << " P=" << p;
@@ -99,6 +98,23 @@ TEST(ShardPlanTest, SplitEvenAlignsToBlocks) {
   auto u = SplitEven(96, 2, 32);  // 3 blocks on 2 ranks
   EXPECT_EQ(u[0], (Range{0, 64}));
   EXPECT_EQ(u[1], (Range{64, 96}));
+}
+
+}  // namespace
+}  // namespace gs
+
+namespace gs {
+namespace {
+
+TEST(ShardPlanTest, KvBytesPerTokenIsTwoLayersGroupsHeadDimBytes) {
+  // SmolLM2-135M: 30 layers, 9 heads in 3 groups of head_dim 64 (DESIGN.md table).
+  ModelShape c = Shape(9, 3, 64, 1536, 49152);
+  c.n_layers = 30;
+  EXPECT_EQ(KvBytesPerToken(c, 3, 2), 2 * 30 * 3 * 64 * 2);  // BF16, all groups
+  auto plan = ShardPlan::Make(c, 2);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->KvBytesPerToken(0, 2), 15 * 1024);  // groups 0-1: 15 KiB
+  EXPECT_EQ(plan->KvBytesPerToken(1, 2), 7680);       // group 2: 7.5 KiB
 }
 
 }  // namespace

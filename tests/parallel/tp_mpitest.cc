@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "parallel/mpi_communicator.h"
-#include "parallel/plan_report.h"
-#include "parallel/rank_model.h"
+#include "core/plan_report.h"
+#include "core/rank_model.h"
 #include "tests/model_harness.h"
 #include "tests/test_util.h"
 

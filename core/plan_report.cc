@@ -1,0 +1,149 @@
+#include "core/plan_report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "core/rank_tensors.h"
+
+namespace gs {
+
+namespace {
+
+std::string Human(int64_t bytes) {
+  char buf[64];
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024 * 1024) {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", b / (1024.0 * 1024 * 1024));
+  } else if (b >= 1024.0 * 1024) {
+    std::snprintf(buf, sizeof(buf), "%.2f MiB", b / (1024.0 * 1024));
+  } else if (b >= 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.2f KiB", b / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%lld B", static_cast<long long>(bytes));
+  }
+  return buf;
+}
+
+std::string RangeText(Range r) {
+  if (r.size() == 1) return std::to_string(r.begin);
+  return std::to_string(r.begin) + "-" + std::to_string(r.end - 1);
+}
+
+}  // namespace
+
+int64_t PlanReport::kv_bytes_per_token() const {
+  return KvBytesPerToken(config, config.n_kv_heads, static_cast<int>(kv_elem_bytes));
+}
+int64_t PlanReport::mha_kv_bytes_per_token() const {
+  return KvBytesPerToken(config, config.n_heads, static_cast<int>(kv_elem_bytes));
+}
+int64_t PlanReport::total_weight_bytes() const {
+  int64_t t = 0;
+  for (const RankReport& r : ranks) t += r.weights.total();
+  return t;
+}
+
+StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size) {
+  GS_ASSIGN_OR_RETURN(ShardPlan plan, ShardPlan::Make(src.config(), tp_size));
+  PlanReport rep;
+  rep.config = src.config();
+  rep.tp_size = tp_size;
+  rep.kv_replication = plan.kv_replication();
+  for (const RankShard& s : plan.ranks()) {
+    RankReport rr;
+    rr.shard = s;
+    // The tensors LlamaModel::Load reads for this rank, in the dtypes the CPU
+    // keeps them in.
+    for (const RankTensor& t : RankTensors(rep.config, s)) {
+      const TensorInfo* info = src.Find(t.name);
+      if (info == nullptr) continue;
+      const int64_t bytes = t.rows.size() * RowBytes(t.Resident(info->dtype), t.cols.size());
+      switch (t.role) {
+        case TensorRole::kEmbedding: rr.weights.embedding += bytes; break;
+        case TensorRole::kLmHead: rr.weights.lm_head += bytes; break;
+        case TensorRole::kFinalNorm: rr.weights.final_norm += bytes; break;
+        default: rr.weights.layers += bytes;
+      }
+    }
+    rr.kv_bytes_per_token = plan.KvBytesPerToken(s.tp_rank, static_cast<int>(rep.kv_elem_bytes));
+    rep.ranks.push_back(rr);
+  }
+  return rep;
+}
+
+std::string FormatPlanText(const PlanReport& r, int64_t context, int64_t batch) {
+  const ModelConfig& c = r.config;
+  std::ostringstream o;
+  o << "model: " << c.arch << ", " << c.n_layers << " layers, hidden " << c.hidden_size
+    << ", head_dim " << c.head_dim << ", MLP " << c.intermediate_size << ", vocab "
+    << c.vocab_size << "\n";
+  o << "attention: N=" << c.n_heads << " query heads, G=" << c.n_kv_heads
+    << " KV groups, N/G=" << c.group_size() << " ("
+    << (c.n_kv_heads == c.n_heads ? "MHA" : c.n_kv_heads == 1 ? "MQA" : "GQA") << ")\n";
+  o << "KV cache (fp32): " << Human(r.kv_bytes_per_token()) << " per token (2*" << c.n_layers
+    << "*" << c.n_kv_heads << "*" << c.head_dim << "*" << r.kv_elem_bytes << " B)"
+    << ", MHA would need " << Human(r.mha_kv_bytes_per_token()) << ": " << c.group_size()
+    << "x less; " << context << " tokens x " << batch
+    << " sequences: " << Human(r.kv_bytes_per_token() * context * batch) << "\n";
+  o << "tensor parallel: P=" << r.tp_size;
+  if (r.kv_replication > 1) o << ", each KV group cached on " << r.kv_replication << " ranks";
+  o << "\n";
+  o << "rank  groups  q_heads  mlp_cols     vocab_rows    weights      KV/token   KV(" << context
+    << "x" << batch << ")\n";
+  for (const RankReport& rr : r.ranks) {
+    char line[256];
+    std::snprintf(line, sizeof(line), "%-5d %-7s %-8s %-12s %-13s %-12s %-10s %s\n",
+                  rr.shard.tp_rank, RangeText(rr.shard.kv_groups).c_str(),
+                  RangeText(rr.shard.q_heads).c_str(), RangeText(rr.shard.mlp_cols).c_str(),
+                  RangeText(rr.shard.vocab_rows).c_str(), Human(rr.weights.total()).c_str(),
+                  Human(rr.kv_bytes_per_token).c_str(),
+                  Human(rr.kv_bytes_per_token * context * batch).c_str());
+    o << line;
+  }
+  int64_t kv_total = 0;
+  for (const RankReport& rr : r.ranks) kv_total += rr.kv_bytes_per_token;
+  o << "total weights " << Human(r.total_weight_bytes()) << ", KV " << Human(kv_total)
+    << " per token over all ranks\n";
+  return o.str();
+}
+
+nlohmann::json PlanJson(const PlanReport& r, int64_t context, int64_t batch) {
+  const ModelConfig& c = r.config;
+  nlohmann::json j;
+  j["arch"] = c.arch;
+  j["n_layers"] = c.n_layers;
+  j["hidden_size"] = c.hidden_size;
+  j["n_heads"] = c.n_heads;
+  j["n_kv_heads"] = c.n_kv_heads;
+  j["group_size"] = c.group_size();
+  j["head_dim"] = c.head_dim;
+  j["intermediate_size"] = c.intermediate_size;
+  j["vocab_size"] = c.vocab_size;
+  j["kv_dtype"] = "f32";
+  j["kv_bytes_per_token"] = r.kv_bytes_per_token();
+  j["mha_kv_bytes_per_token"] = r.mha_kv_bytes_per_token();
+  j["kv_reduction_vs_mha"] = c.group_size();
+  j["context"] = context;
+  j["batch"] = batch;
+  j["kv_bytes_context_batch"] = r.kv_bytes_per_token() * context * batch;
+  j["tp_size"] = r.tp_size;
+  j["kv_replication"] = r.kv_replication;
+  j["weight_bytes"] = r.total_weight_bytes();
+  nlohmann::json ranks = nlohmann::json::array();
+  for (const RankReport& rr : r.ranks) {
+    const RankShard& s = rr.shard;
+    ranks.push_back({{"rank", s.tp_rank},
+                     {"kv_groups", {s.kv_groups.begin, s.kv_groups.end}},
+                     {"q_heads", {s.q_heads.begin, s.q_heads.end}},
+                     {"mlp_cols", {s.mlp_cols.begin, s.mlp_cols.end}},
+                     {"vocab_rows", {s.vocab_rows.begin, s.vocab_rows.end}},
+                     {"weight_bytes", rr.weights.total()},
+                     {"layer_weight_bytes", rr.weights.layers},
+                     {"kv_bytes_per_token", rr.kv_bytes_per_token},
+                     {"kv_bytes_context_batch", rr.kv_bytes_per_token * context * batch}});
+  }
+  j["ranks"] = ranks;
+  return j;
+}
+
+}  // namespace gs

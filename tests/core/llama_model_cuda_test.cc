@@ -1,0 +1,75 @@
+// LlamaModel on CUDA ops against logits from Hugging Face transformers for
+// SmolLM2-135M (tests/data/models/smollm2.golden.json), prefill then decode:
+// the same model code as on the CPU, with the GPU's operations. BF16 weights
+// and activations: logits agree to a few percent of their range and the
+// greedy token is the same.
+#ifdef GS_HAVE_CUDA
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "core/cuda/cuda_bench.h"
+#include "core/llama_model.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "parallel/communicator.h"
+#include "parallel/shard_plan.h"
+#include "tests/kernels/cuda_test_util.h"
+#include "tests/model_harness.h"
+#include "tests/test_util.h"
+
+namespace gs {
+namespace {
+
+constexpr double kBf16LogitTol = 0.05;  // MaxRelDiff: max |diff| / max |golden|
+
+TEST(CudaModelTest, SmolLM2MatchesTransformers) {
+  GS_REQUIRE_GPU();
+  const std::string path = gs::testing::SmolLM2Path();
+  if (path.empty()) GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf not available";
+  auto src = WeightSource::Open(path);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  auto plan = ShardPlan::Make((*src)->config(), 1);
+  ASSERT_TRUE(plan.ok());
+  LocalCommunicator comm;
+  auto model = LlamaModel::Load(**src, *plan, comm,
+                                std::make_unique<kernels::cuda::CudaOps>(/*stream=*/nullptr));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->ops().name(), "cuda:0");
+  auto g = gs::testing::LoadGolden(gs::testing::DataPath("models/smollm2.golden.json"));
+  gs::testing::SequenceRunner run(**model, 128, /*block_size=*/16);
+  auto logits = run.Feed(g.token_ids);
+  ASSERT_EQ(logits.size(), g.logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    EXPECT_LT(gs::testing::MaxRelDiff(logits[i], g.logits[i]), kBf16LogitTol) << "prefill " << i;
+  }
+  auto argmax = [](const std::vector<float>& v) {
+    return std::max_element(v.begin(), v.end()) - v.begin();
+  };
+  EXPECT_EQ(argmax(logits.back()), argmax(g.logits.back()));
+  for (size_t i = 0; i < g.greedy_ids.size() && i < g.greedy_logits.size(); ++i) {
+    auto step = run.Feed({g.greedy_ids[i]});  // the decode attention kernel
+    EXPECT_LT(gs::testing::MaxRelDiff(step[0], g.greedy_logits[i]), kBf16LogitTol)
+        << "decode " << i;
+  }
+}
+
+// The benchmark of scripts/gpu-check; skipped unless GS_CUDA_BENCH=1.
+TEST(CudaBench, Llama3_8BShapeRandomWeights) {
+  GS_REQUIRE_GPU();
+  if (std::getenv("GS_CUDA_BENCH") == nullptr) GTEST_SKIP() << "set GS_CUDA_BENCH=1 to run";
+  gpu_bench::BenchOptions opt;
+  const auto rows = gpu_bench::RunBench(opt);
+  std::printf("%s", gpu_bench::FormatBench(rows, opt).c_str());
+  for (const gpu_bench::BenchRow& r : rows) {
+    EXPECT_GT(r.tokens_per_s, 0.0) << r.phase << " " << r.batch;
+  }
+}
+
+}  // namespace
+}  // namespace gs
+
+#endif  // GS_HAVE_CUDA
