@@ -139,19 +139,14 @@ Status ParseEos(const json& j, const std::string& path, std::vector<int>* eos) {
 
 Status ModelConfig::Validate() const {
   GS_RETURN_IF_ERROR(ModelShape::Validate());
-  auto positive = [](const char* name, double v) {
-    return v > 0 ? Status::Ok()
-                 : Status::InvalidArgument(std::string(name) + " must be positive, got " +
-                                           std::to_string(v));
-  };
-  GS_RETURN_IF_ERROR(positive("max_position", max_position));
-  GS_RETURN_IF_ERROR(positive("rms_norm_eps", rms_norm_eps));
-  GS_RETURN_IF_ERROR(positive("rope_theta", rope_theta));
+  GS_RETURN_IF_ERROR(CheckPositive("max_position", max_position));
+  GS_RETURN_IF_ERROR(CheckPositive("rms_norm_eps", rms_norm_eps));
+  GS_RETURN_IF_ERROR(CheckPositive("rope_theta", rope_theta));
   if (rope_scaling.type != RopeScaling::Type::kNone) {
-    GS_RETURN_IF_ERROR(positive("rope_scaling.factor", rope_scaling.factor));
+    GS_RETURN_IF_ERROR(CheckPositive("rope_scaling.factor", rope_scaling.factor));
   }
   if (rope_scaling.type == RopeScaling::Type::kLlama3) {
-    GS_RETURN_IF_ERROR(positive("rope_scaling.original_max_position_embeddings",
+    GS_RETURN_IF_ERROR(CheckPositive("rope_scaling.original_max_position_embeddings",
                                 rope_scaling.original_max_position));
     if (!(rope_scaling.high_freq_factor > rope_scaling.low_freq_factor)) {
       return Status::InvalidArgument("rope_scaling.high_freq_factor must exceed low_freq_factor");

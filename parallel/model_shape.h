@@ -23,4 +23,7 @@ struct ModelShape {
   Status Validate() const;
 };
 
+// Ok when v > 0, else InvalidArgument "<name> must be positive, got <v>".
+Status CheckPositive(const char* name, double v);
+
 }  // namespace gs
