@@ -1,6 +1,8 @@
 #include "core/sampler.h"
 
 #include <algorithm>
+#include <cfloat>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -18,13 +20,19 @@ float LogSumExp(const float* x, int n) {
   return mx + static_cast<float>(std::log(sum));
 }
 
-std::string Num(float v) { return std::to_string(v); }
+// Shortest round-trip text: 1e-40 prints as 1e-40, not 0.000000.
+std::string Num(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", static_cast<double>(v));
+  return buf;
+}
 
 }  // namespace
 
 Status SamplingParams::Validate() const {
   if (!(temperature >= 0) || std::isinf(temperature)) {
-    return Status::InvalidArgument("temperature must be >= 0, got " + Num(temperature));
+    return Status::InvalidArgument("temperature must be a finite number >= 0, got " +
+                                   Num(temperature));
   }
   if (top_k < 0) return Status::InvalidArgument("top_k must be >= 0, got " + std::to_string(top_k));
   if (!(top_p > 0 && top_p <= 1)) {
@@ -33,8 +41,11 @@ Status SamplingParams::Validate() const {
   if (!(min_p >= 0 && min_p <= 1)) {
     return Status::InvalidArgument("min_p must be in [0, 1], got " + Num(min_p));
   }
-  if (!(repetition_penalty > 0) || std::isinf(repetition_penalty)) {
-    return Status::InvalidArgument("repetition_penalty must be > 0, got " +
+  if (!(repetition_penalty >= kMinRepetitionPenalty &&
+        repetition_penalty <= kMaxRepetitionPenalty)) {
+    return Status::InvalidArgument("repetition_penalty must be in [" +
+                                   Num(kMinRepetitionPenalty) + ", " +
+                                   Num(kMaxRepetitionPenalty) + "], got " +
                                    Num(repetition_penalty));
   }
   return Status::Ok();
@@ -55,15 +66,23 @@ int32_t Sampler::Sample(const float* logits, int vocab, const std::vector<int32_
       if (id < 0 || id >= vocab || seen[id]) continue;
       seen[id] = true;
       float& l = work_[id];
-      l = l > 0 ? l / params_.repetition_penalty : l * params_.repetition_penalty;
+      const double penalised = l > 0 ? static_cast<double>(l) / params_.repetition_penalty
+                                     : static_cast<double>(l) * params_.repetition_penalty;
+      // Finite logits stay finite, whatever their size.
+      l = static_cast<float>(std::clamp(penalised, -static_cast<double>(FLT_MAX),
+                                        static_cast<double>(FLT_MAX)));
     }
   }
   int32_t chosen;
-  if (params_.temperature == 0.0f || params_.top_k == 1) {
+  if (params_.temperature < SamplingParams::kGreedyBelowTemperature || params_.top_k == 1) {
     chosen = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
   } else {
+    // Scaled after taking the max away: every value is <= 0, the largest is
+    // 0, so 1/t can stretch them only towards -inf (exp of which is 0),
+    // never to +inf or NaN.
+    const float top = *std::max_element(work_.begin(), work_.end());
     const float inv_t = 1.0f / params_.temperature;
-    for (float& l : work_) l *= inv_t;
+    for (float& l : work_) l = (l - top) * inv_t;
     order_.resize(vocab);
     for (int i = 0; i < vocab; ++i) order_[i] = i;
     auto by_logit = [&](int32_t a, int32_t b) {

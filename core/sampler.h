@@ -11,13 +11,21 @@
 namespace gs {
 
 struct SamplingParams {
-  float temperature = 1.0f;         // 0 -> greedy
+  // Below this, sampling is greedy (the argmax): at 1e-5 a logit gap of
+  // 0.001 is already a factor of e^100, and 1/t overflows float from 3e-39.
+  static constexpr float kGreedyBelowTemperature = 1e-5f;
+  // The range repetition_penalty is accepted in (dividing a logit by less
+  // than 0.01 is no longer a penalty but a different distribution).
+  static constexpr float kMinRepetitionPenalty = 0.01f;
+  static constexpr float kMaxRepetitionPenalty = 100.0f;
+
+  float temperature = 1.0f;         // finite, >= 0; below kGreedyBelowTemperature -> greedy
   int top_k = 0;                    // 0 -> off
   float top_p = 1.0f;               // in (0, 1]
   float min_p = 0.0f;               // in [0, 1]
   float repetition_penalty = 1.0f;  // > 1 penalises tokens in prompt + output
   uint64_t seed = 0;
-  Status Validate() const;  // errors name the field
+  Status Validate() const;  // errors name the field (and reject NaN and infinities)
 };
 
 // Not thread-safe: one per sequence (it owns the random stream).

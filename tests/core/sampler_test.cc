@@ -156,7 +156,63 @@ TEST(SamplerTest, ValidateNamesTheField) {
   bad([](SamplingParams& p) { p.min_p = -0.1f; }, "min_p");
   bad([](SamplingParams& p) { p.min_p = 1.1f; }, "min_p");
   bad([](SamplingParams& p) { p.repetition_penalty = 0.0f; }, "repetition_penalty");
+  bad([](SamplingParams& p) { p.temperature = std::nanf(""); }, "temperature");
+  bad([](SamplingParams& p) { p.temperature = INFINITY; }, "temperature");
+  bad([](SamplingParams& p) { p.repetition_penalty = 1e-40f; }, "repetition_penalty");
+  bad([](SamplingParams& p) { p.repetition_penalty = 1e3f; }, "repetition_penalty");
+  bad([](SamplingParams& p) { p.repetition_penalty = std::nanf(""); }, "repetition_penalty");
+  bad([](SamplingParams& p) { p.top_p = std::nanf(""); }, "top_p");
   EXPECT_TRUE(SamplingParams().Validate().ok());
+}
+
+}  // namespace
+}  // namespace gs
+
+namespace gs {
+namespace {
+
+// A tiny positive temperature once turned 1/t into infinity, the
+// probabilities into NaN, and the sampler into the last token of its order.
+TEST(SamplerTest, TinyTemperaturesSampleTheArgmax) {
+  for (float t : {1e-40f, 1e-38f, 1e-30f, 1e-6f, 2e-5f}) {
+    SamplingParams p;
+    p.temperature = t;
+    p.seed = 1;
+    ASSERT_TRUE(p.Validate().ok()) << t;
+    const auto h = Histogram(p, 50);
+    ASSERT_EQ(h.size(), 1u) << "temperature " << t;
+    EXPECT_EQ(h.begin()->first, 1) << "temperature " << t;
+  }
+}
+
+// Every finite input gives a valid token: logits near the float limits,
+// the smallest non-greedy temperature, the strongest penalties.
+TEST(SamplerTest, ExtremeFiniteInputsStayFinite) {
+  const std::vector<float> huge = {-3e38f, 3e38f, 1e30f, -1e30f, 3e38f * 0.999f, 0.0f};
+  for (float t : {SamplingParams::kGreedyBelowTemperature, 0.5f, 1e6f}) {
+    for (float pen : {SamplingParams::kMinRepetitionPenalty, 1.0f,
+                      SamplingParams::kMaxRepetitionPenalty}) {
+      SamplingParams p;
+      p.temperature = t;
+      p.repetition_penalty = pen;
+      p.top_p = 0.9f;
+      p.seed = 5;
+      Sampler s(p);
+      for (int i = 0; i < 20; ++i) {
+        float lp = 0;
+        const int32_t id = s.Sample(huge.data(), huge.size(), {0, 1, 2}, &lp);
+        ASSERT_GE(id, 0);
+        ASSERT_LT(id, static_cast<int32_t>(huge.size()));
+        ASSERT_FALSE(std::isnan(lp)) << "t " << t << " penalty " << pen;
+      }
+    }
+  }
+  // The gaps dwarf any temperature short of 1e30: the best logit always wins.
+  SamplingParams p;
+  p.temperature = 1.0f;
+  const auto h = Histogram(p, 20, huge);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h.begin()->first, 1);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "tests/test_util.h"
 
 namespace gs {
@@ -107,6 +109,16 @@ TEST_F(PrepareGenerateTest, EachMalformedFieldIsNamed) {
   EXPECT_TRUE(starts(Error(with([](auto& r) { r.set_max_tokens(250); })), "max_tokens"));
   EXPECT_TRUE(starts(Error(with([](auto& r) { r.mutable_sampling()->set_temperature(-0.5f); })),
                      "sampling.temperature"));
+  // Values whose sampling overflowed to garbage tokens before they were refused.
+  EXPECT_TRUE(
+      starts(Error(with([](auto& r) { r.mutable_sampling()->set_repetition_penalty(1e-40f); })),
+             "sampling.repetition_penalty"));
+  EXPECT_TRUE(starts(
+      Error(with([](auto& r) { r.mutable_sampling()->set_temperature(std::nanf("")); })),
+      "sampling.temperature"));
+  EXPECT_TRUE(starts(
+      Error(with([](auto& r) { r.mutable_sampling()->set_temperature(INFINITY); })),
+      "sampling.temperature"));
   EXPECT_TRUE(starts(Error(with([](auto& r) { r.mutable_sampling()->set_top_p(0.0f); })),
                      "sampling.top_p"));
   EXPECT_TRUE(starts(Error(with([](auto& r) { r.mutable_sampling()->set_top_p(1.5f); })),
