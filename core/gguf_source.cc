@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <regex>
+#include <string_view>
 
 #include "core/tensor_slice.h"
 
@@ -56,9 +56,25 @@ std::string GgufToHfName(const std::string& g) {
   if (g == "token_embd.weight") return "model.embed_tokens.weight";
   if (g == "output_norm.weight") return "model.norm.weight";
   if (g == "output.weight") return "lm_head.weight";
-  static const std::regex kBlock(R"(blk\.(\d+)\.(\w+)\.(weight|bias))");
-  std::smatch m;
-  if (!std::regex_match(g, m, kBlock)) return "";
+  // blk.<layer>.<part>.(weight|bias), read without a regex: names come from
+  // the file, and a backtracking match recurses once per character.
+  constexpr std::string_view kPrefix = "blk.";
+  const std::string_view name(g);
+  if (name.substr(0, kPrefix.size()) != kPrefix) return "";
+  const size_t layer_end = name.find('.', kPrefix.size());
+  if (layer_end == std::string_view::npos || layer_end == kPrefix.size() ||
+      layer_end - kPrefix.size() > 9) {
+    return "";
+  }
+  const std::string_view layer = name.substr(kPrefix.size(), layer_end - kPrefix.size());
+  for (char ch : layer) {
+    if (ch < '0' || ch > '9') return "";
+  }
+  const size_t part_end = name.rfind('.');
+  if (part_end <= layer_end) return "";
+  const std::string_view part = name.substr(layer_end + 1, part_end - layer_end - 1);
+  const std::string_view kind = name.substr(part_end + 1);
+  if (kind != "weight" && kind != "bias") return "";
   static const std::pair<const char*, const char*> kLayer[] = {
       {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
       {"attn_q", "self_attn.q_proj"},   {"attn_k", "self_attn.k_proj"},
@@ -67,7 +83,9 @@ std::string GgufToHfName(const std::string& g) {
       {"ffn_down", "mlp.down_proj"},
   };
   for (const auto& [from, to] : kLayer) {
-    if (m[2] == from) return "model.layers." + m[1].str() + "." + to + "." + m[3].str();
+    if (part == from) {
+      return "model.layers." + std::string(layer) + "." + to + "." + std::string(kind);
+    }
   }
   return "";
 }

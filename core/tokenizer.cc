@@ -13,6 +13,18 @@ namespace {
 
 constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁" U+2581
 
+// The value of two hex digits, or -1 when either is not one.
+int HexByte(char hi, char lo) {
+  auto digit = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  const int h = digit(hi), l = digit(lo);
+  return h < 0 || l < 0 ? -1 : h * 16 + l;
+}
+
 uint64_t PairKey(int32_t a, int32_t b) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
 }
@@ -73,11 +85,13 @@ Status Tokenizer::Finish(const std::string& source) {
       }
     } else if (attrs_[id] == kByte) {
       // "<0xNN>"
-      if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') {
+      const int v = t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>'
+                        ? HexByte(t[3], t[4])
+                        : -1;
+      if (v < 0) {
         return Status::Corruption(source + ": byte token " + std::to_string(id) + " is '" + t +
-                                  "', expected <0xNN>");
+                                  "', expected <0xNN> with two hex digits");
       }
-      int v = std::stoi(t.substr(3, 2), nullptr, 16);
       b.push_back(static_cast<char>(v));
       byte_ids_[v] = id;
     } else {

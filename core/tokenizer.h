@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/chat_template.h"
 #include "core/pretokenizer.h"
 #include "kernels/status.h"
@@ -67,6 +69,10 @@ class Tokenizer {
 
   Tokenizer() = default;
   static StatusOr<std::unique_ptr<Tokenizer>> FromHfDir(const std::string& dir);
+  // FromHfDir once tokenizer.json (`path`) is parsed into `j`, an object.
+  static StatusOr<std::unique_ptr<Tokenizer>> FromHfJson(const nlohmann::json& j,
+                                                         const std::string& dir,
+                                                         const std::string& path);
   // Fills the derived tables once tokens_, attrs_ and merges are set.
   Status Finish(const std::string& source);
   Status AddMerge(std::string_view left, std::string_view right, const std::string& source);

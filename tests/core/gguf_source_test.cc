@@ -291,3 +291,23 @@ TEST(GgufSourceTest, SmolLM2MatchesTransformers) {
 
 }  // namespace
 }  // namespace gs
+
+namespace gs {
+namespace {
+
+TEST(GgufToHfNameTest, MapsLayerTensorsWithoutARegex) {
+  EXPECT_EQ(GgufToHfName("blk.12.attn_q.weight"), "model.layers.12.self_attn.q_proj.weight");
+  EXPECT_EQ(GgufToHfName("blk.0.attn_k.bias"), "model.layers.0.self_attn.k_proj.bias");
+  EXPECT_EQ(GgufToHfName("blk.3.ffn_down.weight"), "model.layers.3.mlp.down_proj.weight");
+  EXPECT_EQ(GgufToHfName("token_embd.weight"), "model.embed_tokens.weight");
+  for (const char* bad : {"blk..attn_q.weight", "blk.x.attn_q.weight", "blk.1.attn_q.scale",
+                          "blk.1.attn_q", "blk.1.attn.q.weight", "blk.1", "blk.", "blk.1.weight"}) {
+    EXPECT_EQ(GgufToHfName(bad), "") << bad;
+  }
+  // A name of a megabyte overflowed the stack of std::regex's recursive match.
+  EXPECT_EQ(GgufToHfName("blk." + std::string(1 << 20, '7') + ".attn_q.weight"), "");
+  EXPECT_EQ(GgufToHfName("blk.1." + std::string(1 << 20, 'q') + ".weight"), "");
+}
+
+}  // namespace
+}  // namespace gs
