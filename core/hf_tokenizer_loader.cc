@@ -206,11 +206,11 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromHfJson(const nlohmann::json&
   GS_ASSIGN_OR_RETURN(std::string model_type, String(model, "type", "BPE", path, "model.type"));
   if (model_type != "BPE") return Status::Unimplemented(path + ": model.type must be BPE");
   if (const Json* norm = Child(j, "normalizer"); norm != nullptr && !norm->is_null()) {
-    // NFC (Qwen2) is accepted as the identity: text from clients is NFC already.
     GS_ASSIGN_OR_RETURN(std::string type, String(*norm, "type", "", path, "normalizer.type"));
     if (type != "NFC") {
       return Status::Unimplemented(path + ": normalizer '" + type + "' not supported");
     }
+    t->nfc_ = true;  // Qwen2
   }
   PreTokenizerSpec spec;
   if (const Json* pre = Child(j, "pre_tokenizer")) {

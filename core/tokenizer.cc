@@ -186,6 +186,14 @@ void Tokenizer::EncodeText(std::string_view text, std::vector<int32_t>* out) con
     EncodeSentencePiece(text, out);
     return;
   }
+  // Added tokens were cut out before: as in Hugging Face tokenizers, the
+  // normalizer sees only the text between them.
+  std::string normalized;
+  if (nfc_) {
+    normalized = ToNfc(text);
+    text = normalized;
+    if (text.empty()) return;
+  }
   std::string prefixed;
   if (byte_level_prefix_space_ && text[0] != ' ') {
     prefixed.reserve(text.size() + 1);

@@ -93,6 +93,7 @@ class Tokenizer {
   PreTokenizerKind pre_ = PreTokenizerKind::kGpt2;
   bool ignore_merges_ = false;  // a whole piece found in the vocab is one token
   bool byte_level_prefix_space_ = false;
+  bool nfc_ = false;  // tokenizer.json declares an NFC normalizer (Qwen2)
   bool spm_prefix_space_ = true;
   int32_t unk_id_ = -1;
   int32_t bos_id_ = -1;

@@ -1,19 +1,12 @@
 #include "core/unicode.h"
 
-#include <algorithm>
+#include <utf8proc.h>
+
 #include <array>
+#include <cstdlib>
 
 namespace gs {
 namespace {
-
-bool InRanges(uint32_t cp, const CodepointRange* ranges, size_t n) {
-  const CodepointRange* end = ranges + n;
-  const CodepointRange* it = std::upper_bound(
-      ranges, end, cp, [](uint32_t v, const CodepointRange& r) { return v < r.first; });
-  if (it == ranges) return false;
-  --it;
-  return cp <= it->last;
-}
 
 struct ByteMap {
   std::array<uint32_t, 256> to_cp{};
@@ -95,12 +88,42 @@ size_t IncompleteUtf8Tail(std::string_view bytes) {
 
 bool IsLetter(uint32_t cp) {
   if (cp < 0x80) return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
-  return InRanges(cp, unicode_internal::kLetterRanges, unicode_internal::kLetterRangesSize);
+  if (cp > 0x10FFFF) return false;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool IsNumber(uint32_t cp) {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
-  return InRanges(cp, unicode_internal::kNumberRanges, unicode_internal::kNumberRangesSize);
+  if (cp > 0x10FFFF) return false;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string ToNfc(std::string_view text) {
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                   static_cast<utf8proc_ssize_t>(text.size()), &out,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) return std::string(text);  // not valid UTF-8: left as it is
+  std::string result(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+  std::free(out);
+  return result;
 }
 
 bool IsWhitespace(uint32_t cp) {

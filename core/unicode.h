@@ -1,5 +1,6 @@
-// UTF-8 decoding and the few Unicode classes the pre-tokenizers need
-// (\p{L}, \p{N}, \s), plus GPT-2's byte <-> printable-character map.
+// UTF-8 decoding, the few Unicode classes the pre-tokenizers need (\p{L},
+// \p{N}, \s; categories from utf8proc), NFC normalization (utf8proc), and
+// GPT-2's byte <-> printable-character map.
 #pragma once
 
 #include <cstddef>
@@ -8,11 +9,6 @@
 #include <string_view>
 
 namespace gs {
-
-struct CodepointRange {
-  uint32_t first;
-  uint32_t last;
-};
 
 // Length in bytes of the UTF-8 sequence whose lead byte is `lead`; 1 for
 // bytes that cannot start a sequence (they are then taken one at a time).
@@ -29,17 +25,14 @@ bool IsLetter(uint32_t cp);      // general category L*
 bool IsNumber(uint32_t cp);      // general category N*
 bool IsWhitespace(uint32_t cp);  // the White_Space property (regex \s)
 
+// Unicode Normalization Form C of UTF-8 `text` (canonical decomposition,
+// then composition); text that is not valid UTF-8 comes back unchanged.
+std::string ToNfc(std::string_view text);
+
 // GPT-2's reversible map from bytes to printable code points, used by
 // byte-level BPE vocabularies ("Ġ" stands for the byte 0x20).
 uint32_t ByteToUnicode(uint8_t b);
 // Inverse of ByteToUnicode; -1 for code points outside the map.
 int UnicodeToByte(uint32_t cp);
-
-namespace unicode_internal {
-extern const CodepointRange kLetterRanges[];
-extern const size_t kLetterRangesSize;
-extern const CodepointRange kNumberRanges[];
-extern const size_t kNumberRangesSize;
-}  // namespace unicode_internal
 
 }  // namespace gs

@@ -175,5 +175,34 @@ TEST(TokenizerTest, LoadErrorsNameThePath) {
   EXPECT_NE(no_json.status().message().find("tokenizer.json"), std::string::npos);
 }
 
+// Strings not in NFC through Qwen2's tokenizer.json, which declares an NFC
+// normalizer: the ids Hugging Face tokenizers gives
+// (tests/data/tokenizer/nfc_goldens.json, scripts/make_nfc_goldens.py).
+TEST(TokenizerTest, NfcNormalizerMatchesHfTokenizers) {
+  std::ifstream in(testing::DataPath("tokenizer/nfc_goldens.json"));
+  const Json g = Json::parse(in);
+  auto tok = LoadOrDie(testing::DataPath("tokenizer/qwen2"));
+  ASSERT_NE(tok, nullptr);
+  int not_nfc = 0;
+  for (const Json& c : g["cases"]) {
+    const std::string text = c["text"].get<std::string>();
+    EXPECT_EQ(ToNfc(text), c["nfc"].get<std::string>()) << Printable(text);
+    EXPECT_EQ(tok->Encode(text, false), c["ids"].get<std::vector<int32_t>>()) << Printable(text);
+    not_nfc += text != c["nfc"].get<std::string>();
+  }
+  EXPECT_GE(not_nfc, 6);
+}
+
+TEST(UnicodeTest, CategoriesFromUtf8proc) {
+  EXPECT_TRUE(IsLetter(U'\u00e9'));   // é
+  EXPECT_TRUE(IsLetter(U'\u4e2d'));   // 中
+  EXPECT_FALSE(IsLetter(U'\u0301'));  // a combining mark is M, not L
+  EXPECT_TRUE(IsNumber(U'\u0663'));   // ARABIC-INDIC DIGIT THREE
+  EXPECT_TRUE(IsNumber(U'\u2167'));   // ROMAN NUMERAL EIGHT (Nl)
+  EXPECT_FALSE(IsNumber(U'x'));
+  EXPECT_FALSE(IsLetter(0x110000));
+  EXPECT_TRUE(IsWhitespace(0x3000));
+}
+
 }  // namespace
 }  // namespace gs
