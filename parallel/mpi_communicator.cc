@@ -26,6 +26,9 @@ MpiRuntime::MpiRuntime(int* argc, char*** argv) {
   int provided = 0;
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   CHECK(provided >= MPI_THREAD_FUNNELED) << "MPI does not provide MPI_THREAD_FUNNELED";
+  // MPI's default handler (MPI_ERRORS_ARE_FATAL) aborts inside the failing
+  // call, before MPI_CHECK can say where and why; errors must come back.
+  MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
 }
 
 MpiRuntime::~MpiRuntime() {
@@ -60,6 +63,8 @@ World World::FromMpi(MPI_Comm comm) {
 }
 
 MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
+  // As in MpiRuntime: a communicator made elsewhere may still abort in place.
+  MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MPI_CHECK(MPI_Comm_size(comm_, &size_));
   displs_.resize(size_);

@@ -19,7 +19,8 @@ namespace internal {
 }
 
 // RAII for MPI_Init_thread (MPI_THREAD_FUNNELED: only the step-loop thread
-// calls MPI; gRPC threads never do) and MPI_Finalize.
+// calls MPI; gRPC threads never do) and MPI_Finalize. Sets MPI_ERRORS_RETURN
+// on MPI_COMM_WORLD so that a failed call reaches MPI_CHECK.
 class MpiRuntime {
  public:
   MpiRuntime(int* argc, char*** argv);
@@ -44,6 +45,8 @@ struct World {
 
 class MpiCommunicator : public Communicator {
  public:
+  // Sets MPI_ERRORS_RETURN on `comm`: a failed collective is reported by
+  // MPI_CHECK (call, MPI's reason, a hint) and then ends the job.
   explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD);
   int rank() const override { return rank_; }
   int size() const override { return size_; }
