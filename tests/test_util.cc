@@ -44,6 +44,8 @@ std::string SmolLM2Path() {
   return path;
 }
 
+std::string Python() { return GS_PYTHON; }
+
 std::string GroupshardBin() { return std::string(GS_BINARY_DIR) + "/bin/groupshard"; }
 
 }  // namespace gs::testing

@@ -15,6 +15,9 @@ std::string TempDir();
 std::string SmolLM2Path();
 // Path of the built groupshard executable.
 std::string GroupshardBin();
+// The Python interpreter the tests run (GS_PYTHON in tests/CMakeLists.txt:
+// scripts/setup's .venv/bin/python3 when it exists).
+std::string Python();
 // Runs a shell command, returns its exit status and captures its stdout and
 // whatever of its stderr the command does not redirect itself.
 int RunCommand(const std::string& cmd, std::string* output);

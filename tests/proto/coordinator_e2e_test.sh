@@ -25,6 +25,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# The retry count comes from /metrics; scripts/setup installs curl.
+command -v curl >/dev/null || { echo "coordinator_e2e: FAILED: curl not found"; exit 1; }
 
 # Starts `mpirun -np 2 serve` in its own process group; prints its address.
 start_group() {
@@ -116,7 +118,7 @@ for i in $(seq 0 7); do
 done
 HTTP=$(sed -n 's/^groupshard http on //p' "$WORK/coord.out" | head -1)
 retried=unknown
-if [ -n "$HTTP" ] && command -v curl >/dev/null; then
+if [ -n "$HTTP" ]; then
   retried=$(curl -s "http://$HTTP/metrics" | sed -n 's/^groupshard_retries_total //p')
 fi
 echo "completed=$completed retried=$retried failed-explicitly=$failed lost=$lost after-kill-ok=$after_ok/8"

@@ -229,8 +229,9 @@ TEST_F(CoordinatorHttpTest, MetricsParseAndCountersMatchRequestsSent) {
 
   // A parser we did not write, when it is installed.
   std::string out;
-  if (gs::testing::RunCommand("python3 -c 'import prometheus_client' 2>&1", &out) != 0) {
-    GTEST_SKIP() << "python3 prometheus_client not installed; C++ check only";
+  const std::string py = gs::testing::Python();
+  if (gs::testing::RunCommand(py + " -c 'import prometheus_client' 2>&1", &out) != 0) {
+    GTEST_SKIP() << py << " has no prometheus_client (scripts/setup installs it); C++ check only";
   }
   const std::string dir = gs::testing::TempDir();
   std::ofstream(dir + "/metrics.txt") << res->body;
@@ -244,15 +245,19 @@ TEST_F(CoordinatorHttpTest, MetricsParseAndCountersMatchRequestsSent) {
       "cnt = [s.value for s in h.samples if s.name.endswith('_count')][0]\n"
       "print(int(req['completed']), int(req['rejected']), int(tok), int(cnt), h.type)\n";
   std::ofstream(dir + "/check.py") << script;
-  ASSERT_EQ(gs::testing::RunCommand("python3 " + dir + "/check.py " + dir + "/metrics.txt 2>&1", &out), 0) << out;
+  ASSERT_EQ(
+      gs::testing::RunCommand(py + " " + dir + "/check.py " + dir + "/metrics.txt 2>&1", &out), 0)
+      << out;
   EXPECT_EQ(out, std::to_string(kCompleted) + " 1 " + std::to_string(kCompleted * kTokens) + " " +
                      std::to_string(kCompleted) + " histogram\n");
 }
 
 TEST_F(CoordinatorHttpTest, OpenAiPythonClientStreamsAChatCompletion) {
   std::string out;
-  if (gs::testing::RunCommand("python3 -c 'import openai' 2>&1", &out) != 0) {
-    GTEST_SKIP() << "python3 openai not installed (the plain-HTTP test covers the format)";
+  const std::string py = gs::testing::Python();
+  if (gs::testing::RunCommand(py + " -c 'import openai' 2>&1", &out) != 0) {
+    GTEST_SKIP() << py << " has no openai (scripts/setup installs it; the plain-HTTP test covers "
+                          "the format)";
   }
   const std::string dir = gs::testing::TempDir();
   std::ofstream(dir + "/chat.py")
@@ -265,7 +270,9 @@ TEST_F(CoordinatorHttpTest, OpenAiPythonClientStreamsAChatCompletion) {
          "    if ch.choices and ch.choices[0].delta.content: text += ch.choices[0].delta.content\n"
          "    if ch.choices and ch.choices[0].finish_reason: finish = ch.choices[0].finish_reason\n"
          "print(repr(text), finish)\n";
-  ASSERT_EQ(gs::testing::RunCommand("python3 " + dir + "/chat.py " + std::to_string(port_) + " 2>&1", &out), 0)
+  ASSERT_EQ(
+      gs::testing::RunCommand(py + " " + dir + "/chat.py " + std::to_string(port_) + " 2>&1", &out),
+      0)
       << out;
   EXPECT_EQ(out, "'" + ExpectedText(4) + "' length\n");
 }
