@@ -5,6 +5,7 @@
 #include "launcher/commands.h"
 #include "proto/coordinator_security.h"
 #include "proto/coordinator_server.h"
+#include "proto/log.h"
 #include "proto/serve_runner.h"
 
 namespace gs::launcher {
@@ -45,12 +46,11 @@ int RunCoordinator(CoordinatorCliOpts o) {
     std::printf("groupshard http on %s\n", (*coord)->http_address().c_str());
   }
   std::fflush(stdout);
-  for (const BackendGauges& g : (*coord)->pool().Gauges()) {
-    std::fprintf(stderr, "[backend %s: %s]\n", g.address.c_str(), g.healthy ? "healthy" : "not healthy");
-  }
+  Log()->info("coordinator on {} routing to {} backend(s)", (*coord)->address(),
+              (*coord)->pool().Gauges().size());
   while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   (*coord)->Shutdown(std::chrono::milliseconds(static_cast<int64_t>(o.drain_seconds * 1000)));
-  std::fprintf(stderr, "groupshard coordinator: stopped\n");
+  Log()->info("coordinator stopped");
   return 0;
 }
 

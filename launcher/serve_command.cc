@@ -8,6 +8,7 @@
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "core/rank_model.h"
+#include "proto/log.h"
 #include "proto/serve_runner.h"
 
 namespace gs::launcher {
@@ -84,15 +85,15 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
       ServeOnLeader(o.serve, runner, comm, plan, *tok, *stop, [&](const std::string& address) {
         std::printf("groupshard serving on %s\n", address.c_str());
         std::fflush(stdout);
-        std::fprintf(stderr, "[%d rank(s) on %s, %d KV blocks of %d tokens, pid %d]\n", comm.size(),
-                     DeviceName(rm->device), setup[0], o.serve.engine.block_size,
-                     static_cast<int>(getpid()));
+        Log()->info("serving {} on {}: {} rank(s) on {}, {} KV blocks of {} tokens, pid {}",
+                    o.serve.model_path, address, comm.size(), DeviceName(rm->device), setup[0],
+                    o.serve.engine.block_size, static_cast<int>(getpid()));
       });
   if (!st.ok()) {
-    std::cerr << "groupshard serve: " << st.ToString() << "\n";
+    Log()->error("groupshard serve: {}", st.ToString());
     return 1;
   }
-  std::fprintf(stderr, "groupshard serve: drained, exiting\n");
+  Log()->info("drained, exiting");
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "proto/log.h"
+
 namespace gs {
 
 namespace pb = groupshard::v1;
@@ -16,6 +18,7 @@ struct BackendPool::Backend {
   // Guarded by BackendPool::mu_.
   bool healthy = false;
   bool checked = false;
+  bool logged = false;  // its first state has been logged
   int64_t outstanding = 0;  // cost of this coordinator's open requests
   int64_t in_flight = 0;
   int64_t routed = 0;
@@ -41,7 +44,10 @@ void BackendPool::Lease::Authorize(grpc::ClientContext* ctx) const {
   }
 }
 
-void BackendPool::Lease::MarkFailed() const { pool_->SetHealthy(backend_, false); }
+void BackendPool::Lease::MarkFailed(const grpc::Status& why) const {
+  pool_->SetHealthy(backend_, false, "a request failed: " + StatusText(why));
+}
+
 
 BackendPool::BackendPool(const std::vector<std::string>& addresses, BackendPoolOptions options)
     : options_(std::move(options)) {
@@ -91,6 +97,7 @@ void BackendPool::CheckLoop(Backend* b) {
 
 void BackendPool::CheckOnce(Backend* b) {
   bool healthy = false;
+  std::string why;  // when not healthy
   pb::ModelInfoResponse info;
   {
     grpc::ClientContext ctx;
@@ -98,7 +105,18 @@ void BackendPool::CheckOnce(Backend* b) {
     if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
     grpc::health::v1::HealthCheckRequest req;
     HealthStatus resp;
-    healthy = b->health->Check(&ctx, req, &resp).ok() && resp.status() == HealthStatus::SERVING;
+    const grpc::Status st = b->health->Check(&ctx, req, &resp);
+    healthy = st.ok() && resp.status() == HealthStatus::SERVING;
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      // Alive, but not ours to use: not to be read as a dead backend.
+      why = "it refused the coordinator's token (" + StatusText(st) +
+            "); check --backend-token-file";
+    } else if (!st.ok()) {
+      why = "health check failed: " + StatusText(st);
+    } else if (!healthy) {
+      why = "it reports " + HealthStatus::ServingStatus_Name(resp.status());
+    }
   }
   bool have_info = false;
   if (healthy) {
@@ -107,26 +125,40 @@ void BackendPool::CheckOnce(Backend* b) {
     if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
     have_info = b->stub->ModelInfo(&ctx, pb::ModelInfoRequest(), &info).ok();
     // Draining: it finishes what it holds but takes nothing new.
-    if (have_info && info.draining()) healthy = false;
+    if (have_info && info.draining()) {
+      healthy = false;
+      why = "it is draining";
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (have_info) b->info = std::move(info);
     b->checked = true;
   }
-  SetHealthy(b, healthy);
+  SetHealthy(b, healthy, why);
   cv_.notify_all();
 }
 
-void BackendPool::SetHealthy(Backend* b, bool healthy) {
+void BackendPool::SetHealthy(Backend* b, bool healthy, const std::string& why) {
   bool changed = false;
   bool any = false;
+  bool flipped = false, first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    flipped = b->healthy != healthy;
+    first = !b->logged;
+    b->logged = true;
     b->healthy = healthy;
     any = std::any_of(backends_.begin(), backends_.end(), [](auto& x) { return x->healthy; });
     changed = any != any_healthy_;
     any_healthy_ = any;
+  }
+  if (flipped || first) {
+    if (healthy) {
+      Log()->info("backend {} is healthy", b->address);
+    } else {
+      Log()->warn("backend {} is not healthy: {}", b->address, why);
+    }
   }
   if (changed && options_.on_health_change) options_.on_health_change(any);
 }

@@ -48,8 +48,8 @@ class BackendPool {
     groupshard::v1::Inference::Stub& stub() const;
     // Adds the backend token (if any) to a call about to go to this backend.
     void Authorize(grpc::ClientContext* ctx) const;
-    // The call found the backend gone: take it out until a check passes.
-    void MarkFailed() const;
+    // The call found the backend gone (`why`): take it out until a check passes.
+    void MarkFailed(const grpc::Status& why) const;
     const Backend* backend() const { return backend_; }
 
    private:
@@ -79,7 +79,8 @@ class BackendPool {
  private:
   void CheckLoop(Backend* b);
   void CheckOnce(Backend* b);
-  void SetHealthy(Backend* b, bool healthy);
+  // Logs each backend's first state and every change, with `why` when not healthy.
+  void SetHealthy(Backend* b, bool healthy, const std::string& why);
 
   BackendPoolOptions options_;
   std::vector<std::unique_ptr<Backend>> backends_;

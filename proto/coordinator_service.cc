@@ -58,6 +58,11 @@ grpc::Status CoordinatorService::Generate(grpc::ServerContext* ctx, const pb::Ge
   } in_flight{metrics_};
   auto end = [&](Metrics::Outcome outcome, grpc::Status st) {
     metrics_.CountRequest(outcome);
+    if (outcome == Metrics::Outcome::kFailed || outcome == Metrics::Outcome::kRejected) {
+      const std::string text = StatusText(st);
+      request_log_.Write(spdlog::level::warn, text.substr(0, text.find(':')),
+                         "Generate request ended: " + text);
+    }
     return st;
   };
 
@@ -133,7 +138,7 @@ grpc::Status CoordinatorService::Generate(grpc::ServerContext* ctx, const pb::Ge
     if (messages == 0 && !IsBackendFailure(st)) {
       return end(Metrics::Outcome::kRejected, st);  // the request's own fault: passed on as is
     }
-    if (st.error_code() == grpc::StatusCode::UNAVAILABLE) lease->MarkFailed();
+    if (st.error_code() == grpc::StatusCode::UNAVAILABLE) lease->MarkFailed(st);
     if (messages == 0 && attempt == 0) {
       earlier = "backend " + lease->address() + " failed first: " + st.error_message();
       metrics_.CountRetry();
@@ -163,7 +168,7 @@ grpc::Status CoordinatorService::Forward(grpc::ServerContext* ctx, const Req& re
     resp->Clear();
     grpc::Status st = call(lease->stub(), bctx.get(), req, resp);
     if (st.ok() || !IsBackendFailure(st) || ctx->IsCancelled()) return st;
-    if (st.error_code() == grpc::StatusCode::UNAVAILABLE) lease->MarkFailed();
+    if (st.error_code() == grpc::StatusCode::UNAVAILABLE) lease->MarkFailed(st);
     earlier = "backend " + lease->address() + ": " + st.error_message();
   }
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,

@@ -11,6 +11,7 @@
 #include "proto/backend_pool.h"
 #include "proto/groupshard.grpc.pb.h"
 #include "proto/health.grpc.pb.h"
+#include "proto/log.h"
 #include "proto/metrics.h"
 
 namespace gs {
@@ -43,6 +44,7 @@ class CoordinatorService final : public groupshard::v1::Inference::Service {
   BackendPool& pool_;
   Metrics& metrics_;
   std::string token_;
+  RateLimitedLog request_log_{5, std::chrono::seconds(10)};  // failed and refused requests
 };
 
 // grpc.health.v1.Health for the coordinator: SERVING ("" and

@@ -46,12 +46,19 @@ InferenceService::InferenceService(const Tokenizer& tokenizer, ServingQueue& que
                                    std::function<ServingStats()> stats, ServiceInfo info)
     : tokenizer_(tokenizer), queue_(queue), stats_(std::move(stats)), info_(std::move(info)) {}
 
+grpc::Status InferenceService::Refuse(const char* rpc, grpc::Status st) {
+  const std::string text = StatusText(st);
+  request_log_.Write(spdlog::level::warn, text.substr(0, text.find(':')),
+                     std::string(rpc) + " request ended: " + text);
+  return st;
+}
+
 grpc::Status InferenceService::Generate(grpc::ServerContext* ctx, const pb::GenerateRequest* req,
                                         grpc::ServerWriter<pb::GenerateResponse>* writer) {
   auto prepared = PrepareGenerate(*req, tokenizer_, info_.limits);
-  if (!prepared.ok()) return ToGrpcStatus(prepared.status());
+  if (!prepared.ok()) return Refuse("Generate", ToGrpcStatus(prepared.status()));
   std::shared_ptr<ActiveRequest> active = *prepared;
-  if (Status st = queue_.Submit(active); !st.ok()) return ToGrpcStatus(st);
+  if (Status st = queue_.Submit(active); !st.ok()) return Refuse("Generate", ToGrpcStatus(st));
   const uint64_t id = active->engine_request.id;
   std::vector<StreamChunk> chunks;
   while (true) {
@@ -85,7 +92,7 @@ grpc::Status InferenceService::Generate(grpc::ServerContext* ctx, const pb::Gene
       }
       if (last) {
         if (c.finish == FinishReason::kError) {
-          return grpc::Status(grpc::StatusCode::UNAVAILABLE, c.error);
+          return Refuse("Generate", grpc::Status(grpc::StatusCode::UNAVAILABLE, c.error));
         }
         return grpc::Status::OK;
       }

@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/model_config.h"
+#include "proto/log.h"
 #include "kernels/status.h"
 #include "core/tokenizer.h"
 #include "parallel/shard_plan.h"
@@ -46,10 +47,14 @@ class InferenceService final : public groupshard::v1::Inference::Service {
                          groupshard::v1::ModelInfoResponse* resp) override;
 
  private:
+  // Refused and failed requests, logged rate-limited by status code.
+  grpc::Status Refuse(const char* rpc, grpc::Status st);
+
   const Tokenizer& tokenizer_;
   ServingQueue& queue_;
   std::function<ServingStats()> stats_;
   ServiceInfo info_;
+  RateLimitedLog request_log_{5, std::chrono::seconds(10)};
 };
 
 // A started gRPC server hosting a service plus the standard health service

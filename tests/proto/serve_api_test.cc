@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <future>
 #include <thread>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 
 #include <nlohmann/json.hpp>
 
@@ -78,6 +82,46 @@ TEST(ServeApi, MalformedRequestsNameTheFieldWhileAHealthyStreamRuns) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field << ": " << st.error_message();
     EXPECT_EQ(st.error_message().rfind(c.field, 0), 0u) << c.field << " vs " << st.error_message();
   }
+  // String fields that are not UTF-8 (gRPC's parse answered INTERNAL with no
+  // message, and protobuf logged a line per request).
+  for (const Case& c : std::vector<Case>{
+           {"request_id", [](auto& r) { r.set_request_id("id\xff\xfe"); }},
+           {"messages[1].role",
+            [](auto& r) {
+              r.clear_prompt();
+              auto* a = r.add_messages();
+              a->set_role("user");
+              a->set_content("hi");
+              auto* b = r.add_messages();
+              b->set_role("us\xff" "er");
+              b->set_content("there");
+            }},
+       }) {
+    pb::GenerateRequest req = Good(8);
+    c.edit(req);
+    const grpc::Status st = Call(client, req);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_EQ(st.error_message(), std::string(c.field) + ": not valid UTF-8");
+  }
+  // Bytes that are no request at all.
+  {
+    auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+    grpc::GenericStub raw(channel);
+    for (const char* method : {"/groupshard.v1.Inference/Generate",
+                               "/groupshard.v1.Inference/Tokenize"}) {
+      const std::string garbage(6, '\xff');
+      grpc::Slice slice(garbage);
+      grpc::ByteBuffer request(&slice, 1), response;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+      std::promise<grpc::Status> done;
+      raw.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status st) { done.set_value(st); });
+      const grpc::Status st = done.get_future().get();
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+      EXPECT_EQ(st.error_message(), "malformed request") << method;
+    }
+  }
   // Larger than --max-message-bytes: refused by the transport.
   pb::GenerateRequest huge = Good(4);
   huge.set_prompt(std::string(20000, 'a'));
@@ -87,6 +131,17 @@ TEST(ServeApi, MalformedRequestsNameTheFieldWhileAHealthyStreamRuns) {
   ASSERT_TRUE(healthy.ok()) << healthy.error_message();
   EXPECT_EQ(healthy_ids.size(), 240u);
   EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+  // No client can fill the log: no parse errors, and refusals rate-limited
+  // (5 lines per status code and 10 s; this test sends more).
+  const std::string log = server.Log();
+  EXPECT_EQ(log.find("libprotobuf"), std::string::npos) << log;
+  int refusals = 0;
+  for (size_t at = log.find("request ended: INVALID_ARGUMENT"); at != std::string::npos;
+       at = log.find("request ended: INVALID_ARGUMENT", at + 1)) {
+    ++refusals;
+  }
+  EXPECT_GE(refusals, 1) << log;
+  EXPECT_LE(refusals, 5) << log;
 }
 
 TEST(ServeApi, FullQueueIsResourceExhausted) {
