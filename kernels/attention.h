@@ -6,18 +6,10 @@
 
 #include <cstdint>
 
+#include "kernels/kv_layer.h"
 #include "kernels/thread_pool.h"
 
 namespace gs::kernels {
-
-// One layer's cache on one rank: K and V each [n_blocks][n_groups][block_size][head_dim].
-struct KvLayerView {
-  float* k = nullptr;
-  float* v = nullptr;
-  int n_groups = 0;
-  int block_size = 0;
-  int head_dim = 0;
-};
 
 // The tokens of one step and where their sequences' blocks are.
 struct AttentionBatch {
@@ -28,17 +20,18 @@ struct AttentionBatch {
   int32_t max_blocks = 0;
 };
 
+// The CPU's cache is fp32 (kv.dtype == DType::kF32).
 // Writes k, v [n_tokens, n_groups, head_dim] into the cache at slots[t] =
 // block * block_size + offset.
 void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* slots,
-              const KvLayerView& kv);
+              const KvLayer& kv);
 
 // q [n_tokens, n_heads, head_dim] → out [n_tokens, n_heads, head_dim].
 // head_group [n_heads]: local group of each local head; heads of one group are
 // contiguous. The token's own K/V must already be in the cache. The (token,
 // head) pairs are split over `pool` (null: the calling thread alone); results
 // are bitwise the same however they are split.
-void PagedAttention(const float* q, const KvLayerView& kv, const AttentionBatch& batch,
+void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,
                     ThreadPool* pool = nullptr);
 

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "kernels/dtype.h"
+#include "kernels/kv_layer.h"
 #include "kernels/thread_pool.h"
 
 namespace gs::kernels {
@@ -53,17 +54,6 @@ class Weight {
  protected:
   int64_t rows_ = 0, cols_ = 0, bytes_ = 0;
   DType dtype_ = DType::kF32;
-};
-
-// One layer's paged KV cache on one rank: K and V each
-// [n_blocks][n_groups][block_size][head_dim] in `dtype`.
-struct KvLayer {
-  void* k = nullptr;
-  void* v = nullptr;
-  DType dtype = DType::kF32;
-  int n_groups = 0;
-  int block_size = 0;
-  int head_dim = 0;
 };
 
 // The host arrays of one step: what rank 0's scheduler broadcast.

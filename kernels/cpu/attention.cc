@@ -13,14 +13,16 @@
 namespace gs::kernels {
 
 void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* slots,
-              const KvLayerView& kv) {
+              const KvLayer& kv) {
   const int64_t hd = kv.head_dim, B = kv.block_size, G = kv.n_groups;
+  float* K = static_cast<float*>(kv.k);
+  float* V = static_cast<float*>(kv.v);
   for (int64_t t = 0; t < n_tokens; ++t) {
     const int64_t block = slots[t] / B, off = slots[t] % B;
     for (int64_t g = 0; g < G; ++g) {
       const int64_t dst = ((block * G + g) * B + off) * hd;
-      std::memcpy(kv.k + dst, k + (t * G + g) * hd, sizeof(float) * hd);
-      std::memcpy(kv.v + dst, v + (t * G + g) * hd, sizeof(float) * hd);
+      std::memcpy(K + dst, k + (t * G + g) * hd, sizeof(float) * hd);
+      std::memcpy(V + dst, v + (t * G + g) * hd, sizeof(float) * hd);
     }
   }
 }
@@ -142,7 +144,7 @@ void WeightedValuesAvx2(const float* w, int nh, const float* const* vrow, int64_
 
 // One token's heads [h0, h1), all reading group g: each key and value row is
 // loaded once for the whole run of heads.
-void AttendGroup(const float* q, const KvLayerView& kv, const AttentionBatch& batch, int64_t t,
+void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch, int64_t t,
                  int h0, int h1, int g, int n_heads, float scale, float* out) {
   const int64_t hd = kv.head_dim, B = kv.block_size, G = kv.n_groups;
   const int64_t ctx = batch.positions[t] + 1;
@@ -161,8 +163,8 @@ void AttendGroup(const float* q, const KvLayerView& kv, const AttentionBatch& ba
   for (int64_t p0 = 0, blk = 0; p0 < ctx; p0 += B, ++blk) {
     const int64_t base = (static_cast<int64_t>(table[blk]) * G + g) * B * hd;
     for (int64_t p = p0; p < std::min(ctx, p0 + B); ++p) {
-      krow[p] = kv.k + base + (p - p0) * hd;
-      vrow[p] = kv.v + base + (p - p0) * hd;
+      krow[p] = static_cast<const float*>(kv.k) + base + (p - p0) * hd;
+      vrow[p] = static_cast<const float*>(kv.v) + base + (p - p0) * hd;
     }
   }
   const float* qh[kMaxHeadsPerRun];
@@ -195,7 +197,7 @@ void AttendGroup(const float* q, const KvLayerView& kv, const AttentionBatch& ba
 
 }  // namespace
 
-void PagedAttention(const float* q, const KvLayerView& kv, const AttentionBatch& batch,
+void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,
                     ThreadPool* pool) {
   const int64_t n = batch.n_tokens;

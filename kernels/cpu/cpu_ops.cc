@@ -140,21 +140,9 @@ void CpuOps::Rope(float* x, int n_heads, int head_dim, const float* inv_freq) {
   RopeApply(x, n_tokens(), n_heads, head_dim, step_.positions.data(), inv_freq);
 }
 
-namespace {
-KvLayerView HostView(const KvLayer& kv) {
-  CHECK(kv.dtype == DType::kF32) << "the CPU caches K/V in fp32";
-  KvLayerView v;
-  v.k = static_cast<float*>(kv.k);
-  v.v = static_cast<float*>(kv.v);
-  v.n_groups = kv.n_groups;
-  v.block_size = kv.block_size;
-  v.head_dim = kv.head_dim;
-  return v;
-}
-}  // namespace
-
 void CpuOps::KvAppend(const float* k, const float* v, const KvLayer& kv) {
-  kernels::KvAppend(k, v, n_tokens(), step_.slots.data(), HostView(kv));
+  CHECK(kv.dtype == DType::kF32) << "the CPU caches K/V in fp32";
+  kernels::KvAppend(k, v, n_tokens(), step_.slots.data(), kv);
 }
 
 void CpuOps::Attention(const float* q, const KvLayer& kv, int n_heads, float scale, void* out) {
@@ -169,7 +157,8 @@ void CpuOps::Attention(const float* q, const KvLayer& kv, int n_heads, float sca
   batch.token_seq = step_.token_seq.data();
   batch.block_tables = step_.block_tables.data();
   batch.max_blocks = step_.max_blocks;
-  PagedAttention(q, HostView(kv), batch, head_group_.data(), n_heads, scale,
+  CHECK(kv.dtype == DType::kF32) << "the CPU caches K/V in fp32";
+  PagedAttention(q, kv, batch, head_group_.data(), n_heads, scale,
                  static_cast<float*>(out), pool_.get());
 }
 

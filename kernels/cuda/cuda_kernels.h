@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/kv_layer.h"
+
 namespace gs::kernels::cuda {
 
 using bf16 = __nv_bfloat16;
@@ -57,18 +59,6 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out, cudaStre
 void SiluMul(const float* gate, const float* up, int64_t n, bf16* out, cudaStream_t s);
 
 // --- paged KV cache and attention (kernels/attention.h) --------------------------
-enum class KvDType { kF32, kBF16 };
-
-// One layer's cache on one rank: K and V each [n_blocks][n_groups][block_size][head_dim].
-struct KvLayerDeviceView {
-  void* k = nullptr;
-  void* v = nullptr;
-  KvDType dtype = KvDType::kBF16;
-  int n_groups = 0;
-  int block_size = 0;
-  int head_dim = 0;
-};
-
 // The tokens of one step (device arrays) plus host-side bounds for sizing grids.
 struct AttentionBatchDevice {
   int64_t n_tokens = 0;
@@ -79,9 +69,10 @@ struct AttentionBatchDevice {
   int32_t max_context = 0;  // host: >= positions[t] + 1 for every t
 };
 
+// The cache layer `kv` (kernels/kv_layer.h) holds fp32 or BF16 elements.
 // k, v [n_tokens, n_groups, head_dim] fp32 → the cache at slots[t].
 void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* slots,
-              const KvLayerDeviceView& kv, cudaStream_t s);
+              const KvLayer& kv, cudaStream_t s);
 
 // Attention of every token over its sequence's cache, one token at a time
 // (flash-decoding): the context is cut into chunks processed by separate
@@ -94,19 +85,19 @@ void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* s
 inline constexpr int kMaxHeadsPerGroup = 32;
 int64_t DecodeAttentionWorkspaceBytes(int64_t n_tokens, int n_heads, int n_groups, int head_dim,
                                       int max_context);
-void DecodeAttention(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& batch,
+void DecodeAttention(const float* q, const KvLayer& kv, const AttentionBatchDevice& batch,
                      int n_heads, float scale, void* workspace, float* out, cudaStream_t s);
-void DecodeAttention(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& batch,
+void DecodeAttention(const float* q, const KvLayer& kv, const AttentionBatchDevice& batch,
                      int n_heads, float scale, void* workspace, bf16* out, cudaStream_t s);
 
 // Tiled causal attention for prefill: each block takes a tile of consecutive
 // tokens of one sequence for one head, streams the sequence's K/V in tiles
 // through shared memory and keeps an online softmax per row.
 // tiles [n_tiles, 2] = {first token, token count}, from MakeAttentionTiles.
-void PrefillAttention(const float* q, const KvLayerDeviceView& kv,
+void PrefillAttention(const float* q, const KvLayer& kv,
                       const AttentionBatchDevice& batch, const int32_t* tiles, int n_tiles,
                       int n_heads, float scale, float* out, cudaStream_t s);
-void PrefillAttention(const float* q, const KvLayerDeviceView& kv,
+void PrefillAttention(const float* q, const KvLayer& kv,
                       const AttentionBatchDevice& batch, const int32_t* tiles, int n_tiles,
                       int n_heads, float scale, bf16* out, cudaStream_t s);
 // Host: cuts the tokens into runs of at most `tile` consecutive tokens of the

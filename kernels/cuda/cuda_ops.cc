@@ -133,18 +133,6 @@ AttentionBatchDevice CudaOps::Batch() const {
   return b;
 }
 
-KvLayerDeviceView CudaOps::View(const KvLayer& kv) const {
-  CHECK(kv.dtype == DType::kBF16 || kv.dtype == DType::kF32) << "K/V dtype";
-  KvLayerDeviceView v;
-  v.k = kv.k;
-  v.v = kv.v;
-  v.dtype = kv.dtype == DType::kBF16 ? KvDType::kBF16 : KvDType::kF32;
-  v.n_groups = kv.n_groups;
-  v.block_size = kv.block_size;
-  v.head_dim = kv.head_dim;
-  return v;
-}
-
 void CudaOps::Embedding(const Weight& table, int64_t row_begin, float* out) {
   const CudaWeight& w = Cast(table);
   cuda::Embedding(w.data(), row_begin, w.rows(), w.cols(), d_tokens_, n_tokens_, out, stream_);
@@ -171,7 +159,7 @@ void CudaOps::Rope(float* x, int n_heads, int head_dim, const float* inv_freq) {
 }
 
 void CudaOps::KvAppend(const float* k, const float* v, const KvLayer& kv) {
-  cuda::KvAppend(k, v, n_tokens_, d_slots_, View(kv), stream_);
+  cuda::KvAppend(k, v, n_tokens_, d_slots_, kv, stream_);
 }
 
 void CudaOps::Attention(const float* q, const KvLayer& kv, int n_heads, float scale, void* out) {
@@ -181,9 +169,9 @@ void CudaOps::Attention(const float* q, const KvLayer& kv, int n_heads, float sc
     // after one eager step never allocates.
     attn_ws_.Resize(
         DecodeAttentionWorkspaceBytes(n_tokens_, n_heads, kv.n_groups, kv.head_dim, max_context_));
-    DecodeAttention(q, View(kv), Batch(), n_heads, scale, attn_ws_.get(), o, stream_);
+    DecodeAttention(q, kv, Batch(), n_heads, scale, attn_ws_.get(), o, stream_);
   } else {
-    PrefillAttention(q, View(kv), Batch(), d_tiles_, n_tiles_, n_heads, scale, o, stream_);
+    PrefillAttention(q, kv, Batch(), d_tiles_, n_tiles_, n_heads, scale, o, stream_);
   }
 }
 

@@ -55,7 +55,6 @@ class CudaOps : public DeviceOps {
   Gemm& gemm() { return gemm_; }
 
  private:
-  KvLayerDeviceView View(const KvLayer& kv) const;
   AttentionBatchDevice Batch() const;
 
   int device_ = 0;

@@ -175,7 +175,7 @@ __global__ void DecodeMergeKernel(const float* ws, const int32_t* positions, int
 }
 
 template <int HD, typename CacheT, typename OutT>
-void Launch(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& b, int n_heads,
+void Launch(const float* q, const KvLayer& kv, const AttentionBatchDevice& b, int n_heads,
             float scale, void* workspace, OutT* out, cudaStream_t s) {
   const int hpg = n_heads / kv.n_groups;
   const SplitPlan plan = PlanSplits(b.n_tokens, kv.n_groups, hpg, HD, b.max_context);
@@ -193,14 +193,14 @@ void Launch(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDev
 }
 
 template <typename OutT>
-void Dispatch(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& b,
+void Dispatch(const float* q, const KvLayer& kv, const AttentionBatchDevice& b,
               int n_heads, float scale, void* workspace, OutT* out, cudaStream_t s) {
   if (b.n_tokens == 0) return;
   CHECK(kv.n_groups > 0 && n_heads % kv.n_groups == 0)
       << "heads " << n_heads << " not a multiple of groups " << kv.n_groups;
   CHECK_LE(n_heads / kv.n_groups, kMaxHeadsPerGroup);
   CHECK(b.max_context > 0) << "max_context must bound the positions";
-  const bool bf = kv.dtype == KvDType::kBF16;
+  const bool bf = kv.dtype == DType::kBF16;
   if (kv.head_dim == 128) {
     bf ? Launch<128, bf16>(q, kv, b, n_heads, scale, workspace, out, s)
        : Launch<128, float>(q, kv, b, n_heads, scale, workspace, out, s);
@@ -220,12 +220,12 @@ int64_t DecodeAttentionWorkspaceBytes(int64_t n_tokens, int n_heads, int n_group
   return static_cast<int64_t>(sizeof(float)) * n_tokens * n_heads * p.n_splits * (head_dim + 2);
 }
 
-void DecodeAttention(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& batch,
+void DecodeAttention(const float* q, const KvLayer& kv, const AttentionBatchDevice& batch,
                      int n_heads, float scale, void* workspace, float* out, cudaStream_t s) {
   Dispatch(q, kv, batch, n_heads, scale, workspace, out, s);
 }
 
-void DecodeAttention(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& batch,
+void DecodeAttention(const float* q, const KvLayer& kv, const AttentionBatchDevice& batch,
                      int n_heads, float scale, void* workspace, bf16* out, cudaStream_t s) {
   Dispatch(q, kv, batch, n_heads, scale, workspace, out, s);
 }

@@ -28,11 +28,11 @@ __global__ void KvAppendKernel(const float* k, const float* v, const int32_t* sl
 }  // namespace
 
 void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* slots,
-              const KvLayerDeviceView& kv, cudaStream_t s) {
+              const KvLayer& kv, cudaStream_t s) {
   if (n_tokens == 0) return;
   const dim3 grid(static_cast<unsigned>(n_tokens), static_cast<unsigned>(kv.n_groups));
   const int threads = kv.head_dim < 128 ? kv.head_dim : 128;
-  if (kv.dtype == KvDType::kBF16) {
+  if (kv.dtype == DType::kBF16) {
     KvAppendKernel<<<grid, threads, 0, s>>>(k, v, slots, static_cast<bf16*>(kv.k),
                                             static_cast<bf16*>(kv.v), kv.n_groups, kv.block_size,
                                             kv.head_dim);

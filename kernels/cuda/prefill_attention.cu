@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <int HD, typename CacheT, typename OutT>
-void Launch(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& b,
+void Launch(const float* q, const KvLayer& kv, const AttentionBatchDevice& b,
             const int32_t* tiles, int n_tiles, int n_heads, float scale, OutT* out,
             cudaStream_t s) {
   const dim3 grid(n_tiles, n_heads);
@@ -130,13 +130,13 @@ void Launch(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDev
 }
 
 template <typename OutT>
-void Dispatch(const float* q, const KvLayerDeviceView& kv, const AttentionBatchDevice& b,
+void Dispatch(const float* q, const KvLayer& kv, const AttentionBatchDevice& b,
               const int32_t* tiles, int n_tiles, int n_heads, float scale, OutT* out,
               cudaStream_t s) {
   if (n_tiles == 0) return;
   CHECK(kv.n_groups > 0 && n_heads % kv.n_groups == 0)
       << "heads " << n_heads << " not a multiple of groups " << kv.n_groups;
-  const bool bf = kv.dtype == KvDType::kBF16;
+  const bool bf = kv.dtype == DType::kBF16;
   if (kv.head_dim == 128) {
     bf ? Launch<128, bf16>(q, kv, b, tiles, n_tiles, n_heads, scale, out, s)
        : Launch<128, float>(q, kv, b, tiles, n_tiles, n_heads, scale, out, s);
@@ -150,13 +150,13 @@ void Dispatch(const float* q, const KvLayerDeviceView& kv, const AttentionBatchD
 
 }  // namespace
 
-void PrefillAttention(const float* q, const KvLayerDeviceView& kv,
+void PrefillAttention(const float* q, const KvLayer& kv,
                       const AttentionBatchDevice& batch, const int32_t* tiles, int n_tiles,
                       int n_heads, float scale, float* out, cudaStream_t s) {
   Dispatch(q, kv, batch, tiles, n_tiles, n_heads, scale, out, s);
 }
 
-void PrefillAttention(const float* q, const KvLayerDeviceView& kv,
+void PrefillAttention(const float* q, const KvLayer& kv,
                       const AttentionBatchDevice& batch, const int32_t* tiles, int n_tiles,
                       int n_heads, float scale, bf16* out, cudaStream_t s) {
   Dispatch(q, kv, batch, tiles, n_tiles, n_heads, scale, out, s);

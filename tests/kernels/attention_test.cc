@@ -55,9 +55,10 @@ Step MakeStep(std::mt19937& rng, int hd = 16, int n_heads = 9, int n_groups = 3)
 }
 
 std::vector<float> Attend(const Step& s, ThreadPool* pool) {
-  kernels::KvLayerView kv;
+  kernels::KvLayer kv;
   kv.k = const_cast<float*>(s.k_cache.data());
   kv.v = const_cast<float*>(s.v_cache.data());
+  kv.dtype = DType::kF32;
   kv.n_groups = s.n_groups;
   kv.block_size = s.block;
   kv.head_dim = s.hd;

@@ -85,7 +85,7 @@ void RunCase(const Shape& sh, const Step& step, bool prefill_kernel) {
 
   // CPU reference.
   std::vector<float> kc_cpu = kc, vc_cpu = vc;
-  KvLayerView cpu_kv{kc_cpu.data(), vc_cpu.data(), G, B, hd};
+  KvLayer cpu_kv{kc_cpu.data(), vc_cpu.data(), DType::kF32, G, B, hd};
   kernels::KvAppend(k.data(), v.data(), n, slots.data(), cpu_kv);
   std::vector<int32_t> head_group(nh);
   for (int j = 0; j < nh; ++j) head_group[j] = j / sh.heads_per_group;
@@ -96,8 +96,7 @@ void RunCase(const Shape& sh, const Step& step, bool prefill_kernel) {
   // GPU.
   DeviceBuffer dk = sh.bf16_cache ? ToDeviceBf16(kc) : ToDevice(kc);
   DeviceBuffer dv = sh.bf16_cache ? ToDeviceBf16(vc) : ToDevice(vc);
-  KvLayerDeviceView kv{dk.get(), dv.get(), sh.bf16_cache ? KvDType::kBF16 : KvDType::kF32,
-                       G,        B,        hd};
+  KvLayer kv{dk.get(), dv.get(), sh.bf16_cache ? DType::kBF16 : DType::kF32, G, B, hd};
   auto d_k = ToDevice(k), d_v = ToDevice(v), d_q = ToDevice(q), d_pos = ToDevice(positions),
        d_seq = ToDevice(token_seq), d_slots = ToDevice(slots), d_tab = ToDevice(tables);
   KvAppend(d_k.get<float>(), d_v.get<float>(), n, d_slots.get<int32_t>(), kv, 0);
