@@ -211,7 +211,15 @@ TEST(ServeE2E, SigtermDrainsStreamsRefusesNewAndExitsZero) {
   ASSERT_EQ(started.load(), 8);
   std::thread terminator([&] { EXPECT_EQ(server.TerminateLeader(seconds(90)), 0) << server.Log(); });
   // New requests are refused while the old ones drain (or once it is gone).
-  std::this_thread::sleep_for(milliseconds(400));
+  // Sent once the server says it is draining (or has gone): a loaded
+  // machine may take a while to deliver the signal.
+  InferenceClient probe(server.address());
+  for (const auto t_term = Clock::now(); Clock::now() - t_term < seconds(30);) {
+    pb::ModelInfoResponse info;
+    const grpc::Status st = probe.ModelInfo(&info);
+    if (!st.ok() || info.draining()) break;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
   pb::GenerateRequest late;
   late.set_prompt("too late");
   late.set_max_tokens(4);
