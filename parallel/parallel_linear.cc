@@ -8,10 +8,6 @@ namespace gs {
 
 using kernels::DeviceOps;
 
-void ColumnParallelLinear::Forward(DeviceOps& ops, const void* x, int64_t n, float* y) const {
-  ForwardShared(ops, x, n, {{this, y}});
-}
-
 void ColumnParallelLinear::ForwardShared(DeviceOps& ops, const void* x, int64_t n,
                                          std::initializer_list<Part> parts) {
   CHECK(parts.size() <= 4) << parts.size() << " parts";

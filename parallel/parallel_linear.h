@@ -28,13 +28,12 @@ class ColumnParallelLinear {
                        std::unique_ptr<kernels::DeviceMemory> bias)
       : w_(std::move(w)), bias_(std::move(bias)) {}
 
-  // x [n, in] → y [n, out_features()].
-  void Forward(kernels::DeviceOps& ops, const void* x, int64_t n, float* y) const;
   int64_t out_features() const { return w_->rows(); }
   int64_t weight_bytes() const;
 
-  // Forward of several layers that read the same x (q/k/v, gate/up), at most
-  // four, in one product call: parts are {layer, y}.
+  // x [n, in] → each part's y [n, its out_features()], for the layers that
+  // read the same x (q/k/v, gate/up), at most four, in one product call:
+  // parts are {layer, y}.
   using Part = std::pair<const ColumnParallelLinear*, float*>;
   static void ForwardShared(kernels::DeviceOps& ops, const void* x, int64_t n,
                             std::initializer_list<Part> parts);

@@ -52,7 +52,6 @@ class CudaOps : public DeviceOps {
   void SiluMul(const float* gate, const float* up, int64_t n, void* out) override;
 
   cudaStream_t stream() const { return stream_; }
-  Gemm& gemm() { return gemm_; }
 
  private:
   AttentionBatchDevice Batch() const;
