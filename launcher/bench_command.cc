@@ -15,15 +15,16 @@ struct BenchOpts {
   BenchOptions bench;
   int threads = 1;
   kernels::Activations act = kernels::Activations::kInt8;
+  double launch_timeout = 30;  // --launch-timeout
   bool json = false;
 };
 
 int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
-  MpiRuntime mpi(argc, argv);
+  MpiRuntime mpi(argc, argv, "groupshard bench", o.launch_timeout);
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   int load_error = 0;
-  auto rm = LoadModelOrReport("bench", o.model, comm, &load_error);
+  auto rm = LoadModelOrReport("bench", o.model, mpi, comm, &load_error);
   if (!rm) return load_error;
   rm->model->SetThreads(o.threads);
   rm->model->set_activations(o.act);
@@ -55,6 +56,7 @@ RunFn AddBenchCommand(CLI::App& app) {
   app.add_option("--repeat", o->bench.repeat, "Runs of prefill and decode; the best is reported")
       ->check(CLI::PositiveNumber);
   AddActivationsOption(app, &o->act);
+  AddLaunchTimeoutOption(app, &o->launch_timeout);
   app.add_flag("--json", o->json, "One JSON object on stdout");
   CLI::App* serve = app.add_subcommand("serve", "Load a running server");
   auto serve_run = AddBenchServeCommand(*serve);

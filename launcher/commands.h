@@ -10,6 +10,7 @@
 
 #include "kernels/matmul.h"
 #include "core/rank_model.h"
+#include "parallel/mpi_communicator.h"
 
 namespace gs::launcher {
 
@@ -35,13 +36,18 @@ constexpr int kUsageError = 2;
 // (launcher/rank_startup.cc): loads this rank's slices on `device` ("cpu",
 // "cuda", or "" for cuda when every rank has a GPU of its own, else cpu), or
 // prints why not and sets *exit_code (kUsageError for an impossible rank
-// count or an unusable device, else 1).
+// count or an unusable device, else 1). Once loaded, checks in
+// (MpiRuntime::CheckIn): a rank that does not within the launch timeout ends
+// the job.
 std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
-                                           Communicator& comm, int* exit_code,
+                                           MpiRuntime& mpi, Communicator& comm, int* exit_code,
                                            const std::string& device = "cpu");
 
 // Registers `--device cpu|cuda` (default: "" = cuda when usable, else cpu).
 void AddDeviceOption(CLI::App& app, std::string* device);
+
+// Registers `--launch-timeout SECONDS` (default 30; 0 = wait forever).
+void AddLaunchTimeoutOption(CLI::App& app, double* seconds);
 
 // Registers `--activations int8|fp32` (kernels::Activations; default int8).
 void AddActivationsOption(CLI::App& app, kernels::Activations* act);

@@ -32,6 +32,7 @@ struct GenerateOpts {
   int threads = 1;
   std::string device;  // "" = cuda when usable, else cpu
   kernels::Activations act = kernels::Activations::kInt8;
+  double launch_timeout = 30;  // --launch-timeout
 };
 
 using Clock = std::chrono::steady_clock;
@@ -154,14 +155,14 @@ void PrintResult(const GenerateOpts& o, const std::vector<int32_t>& prompt_ids, 
 }
 
 int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
-  MpiRuntime mpi(argc, argv);
+  MpiRuntime mpi(argc, argv, "groupshard generate", o.launch_timeout);
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   const bool tty = isatty(STDERR_FILENO);
   const auto t_load = Clock::now();
   if (leader && tty) std::fprintf(stderr, "loading %s on %d rank(s)\n", o.model.c_str(), comm.size());
   int load_error = 0;
-  auto rm = LoadModelOrReport("generate", o.model, comm, &load_error, o.device);
+  auto rm = LoadModelOrReport("generate", o.model, mpi, comm, &load_error, o.device);
   if (!rm) return load_error;
   ModelRunner& runner = *rm->runner;
   if (leader && tty) {
@@ -246,6 +247,7 @@ RunFn AddGenerateCommand(CLI::App& app) {
   app.add_option("--threads", o->threads, "Threads per rank (cpu)")->check(CLI::PositiveNumber);
   AddDeviceOption(app, &o->device);
   AddActivationsOption(app, &o->act);
+  AddLaunchTimeoutOption(app, &o->launch_timeout);
   return [o](int* argc, char*** argv) { return RunGenerate(*o, argc, argv); };
 }
 

@@ -28,6 +28,7 @@ struct PerplexityOpts {
   bool json = false;
   std::string device;  // "" = cuda when usable, else cpu
   kernels::Activations act = kernels::Activations::kInt8;
+  double launch_timeout = 30;  // --launch-timeout
 };
 
 StatusOr<std::string> ReadAll(const std::string& path) {
@@ -66,11 +67,11 @@ StatusOr<std::vector<int32_t>> LoadTokens(const PerplexityOpts& o) {
 }
 
 int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
-  MpiRuntime mpi(argc, argv);
+  MpiRuntime mpi(argc, argv, "groupshard perplexity", o.launch_timeout);
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   int load_error = 0;
-  auto rm = LoadModelOrReport("perplexity", o.model, comm, &load_error, o.device);
+  auto rm = LoadModelOrReport("perplexity", o.model, mpi, comm, &load_error, o.device);
   if (!rm) return load_error;
   if (rm->model) rm->model->set_activations(o.act);
   ModelRunner& runner = *rm->runner;
@@ -153,6 +154,7 @@ RunFn AddPerplexityCommand(CLI::App& app) {
   app.add_flag("--json", o->json, "Print one JSON object");
   AddDeviceOption(app, &o->device);
   AddActivationsOption(app, &o->act);
+  AddLaunchTimeoutOption(app, &o->launch_timeout);
   return [o, ctx, file, ids](int* argc, char*** argv) {
     if (file->count() == 0 && ids->count() == 0) {
       std::cerr << "groupshard perplexity: give --file TEXT or --tokens-file IDS\n";

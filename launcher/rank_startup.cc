@@ -19,10 +19,13 @@ StatusOr<RankModel> LoadOnDevice(const std::string& path, Communicator& comm,
 }  // namespace
 
 std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
-                                           Communicator& comm, int* exit_code,
-                                           const std::string& device) {
+                                           MpiRuntime& mpi, Communicator& comm,
+                                           int* exit_code, const std::string& device) {
   auto rm = LoadOnDevice(path, comm, device);
-  if (rm.ok()) return std::move(rm).value();
+  if (rm.ok()) {
+    mpi.CheckIn();
+    return std::move(rm).value();
+  }
   // A failing rank prints its own error; rank 0 also prints the summary
   // naming the ranks that failed.
   if (rm.status().code() != StatusCode::kUnavailable || comm.rank() == 0) {
@@ -37,6 +40,15 @@ void AddDeviceOption(CLI::App& app, std::string* device) {
                  "Where each rank computes: cpu, or cuda (one GPU per rank, BF16). "
                  "Default: cuda when every rank has a GPU of its own, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+}
+
+void AddLaunchTimeoutOption(CLI::App& app, double* seconds) {
+  app.add_option("--launch-timeout", *seconds,
+                 "Seconds every rank has to start (MPI_Init) and, once the model is loaded, to "
+                 "check in; past it the job ends, naming the ranks and hosts that did not. "
+                 "0 = wait forever")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 void AddActivationsOption(CLI::App& app, kernels::Activations* act) {

@@ -22,10 +22,11 @@ struct ServeCliOpts {
   int threads = 1;
   std::string device;  // "" = cuda when usable, else cpu
   kernels::Activations act = kernels::Activations::kInt8;
+  double launch_timeout = 30;  // --launch-timeout
 };
 
 int RunServe(ServeCliOpts o, int* argc, char*** argv) {
-  MpiRuntime mpi(argc, argv);
+  MpiRuntime mpi(argc, argv, "groupshard serve", o.launch_timeout);
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   // Before loading: a signal during the (long) load must not kill a rank.
@@ -36,7 +37,7 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
     IgnoreStopSignals();
   }
   int load_error = 0;
-  auto rm = LoadModelOrReport("serve", o.serve.model_path, comm, &load_error, o.device);
+  auto rm = LoadModelOrReport("serve", o.serve.model_path, mpi, comm, &load_error, o.device);
   if (!rm) return load_error;
   ModelRunner& runner = *rm->runner;
   if (rm->model) {
@@ -148,6 +149,7 @@ RunFn AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   AddDeviceOption(app, &o->device);
   AddActivationsOption(app, &o->act);
+  AddLaunchTimeoutOption(app, &o->launch_timeout);
   return [o](int* argc, char*** argv) { return RunServe(*o, argc, argv); };
 }
 

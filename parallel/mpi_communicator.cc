@@ -22,13 +22,32 @@ void MpiFail(const char* file, int line, const char* call, int rc) {
 }
 }  // namespace internal
 
-MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+namespace {
+void InitMpi(int* argc, char*** argv) {
   int provided = 0;
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   CHECK(provided >= MPI_THREAD_FUNNELED) << "MPI does not provide MPI_THREAD_FUNNELED";
   // MPI's default handler (MPI_ERRORS_ARE_FATAL) aborts inside the failing
   // call, before MPI_CHECK can say where and why; errors must come back.
   MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+}
+}  // namespace
+
+MpiRuntime::MpiRuntime(int* argc, char*** argv) { InitMpi(argc, argv); }
+
+MpiRuntime::MpiRuntime(int* argc, char*** argv, const std::string& who,
+                       double launch_timeout_s)
+    : launch_(std::make_unique<LaunchCheck>(who, launch_timeout_s)) {
+  InitMpi(argc, argv);
+  launch_->Started(MPI_COMM_WORLD);
+}
+
+void MpiRuntime::CheckIn() {
+  if (launch_) launch_->CheckIn();
+}
+
+std::vector<std::string> MpiRuntime::hosts() const {
+  return launch_ ? launch_->hosts() : std::vector<std::string>{};
 }
 
 MpiRuntime::~MpiRuntime() {

@@ -3,9 +3,11 @@
 
 #include <mpi.h>
 
+#include <memory>
 #include <string>
 
 #include "parallel/communicator.h"
+#include "parallel/launch_check.h"
 
 #define MPI_CHECK(call)                                                                   \
   do {                                                                                    \
@@ -23,7 +25,11 @@ namespace internal {
 // on MPI_COMM_WORLD so that a failed call reaches MPI_CHECK.
 class MpiRuntime {
  public:
+  // Without `who`: no launch check. With it, MPI_Init runs under a
+  // LaunchCheck of `launch_timeout_s` (<= 0: wait forever) and the ranks
+  // learn each other's hosts before the constructor returns.
   MpiRuntime(int* argc, char*** argv);
+  MpiRuntime(int* argc, char*** argv, const std::string& who, double launch_timeout_s);
   ~MpiRuntime();
   MpiRuntime(const MpiRuntime&) = delete;
   MpiRuntime& operator=(const MpiRuntime&) = delete;
@@ -31,6 +37,14 @@ class MpiRuntime {
   // one rank hits an error the others cannot see).
   [[noreturn]] static void Abort(const std::string& message, int code);
   static bool Initialized();
+  // Collective, once this rank is ready: LaunchCheck::CheckIn (ends the job
+  // when a rank does not check in in time). No-op without a launch check.
+  void CheckIn();
+  // Host of each rank; empty without a launch check.
+  std::vector<std::string> hosts() const;
+
+ private:
+  std::unique_ptr<LaunchCheck> launch_;
 };
 
 // Where this process sits: its rank in the tensor-parallel group and its rank
