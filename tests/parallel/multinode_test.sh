@@ -6,19 +6,63 @@
 # greedy-equality test with one rank per host over TCP. Everything that
 # talks to 10.200.0.x runs inside a namespace. Exit 77 (skipped) without the
 # privilege to make namespaces.
+#
+# The hosts share one file system and one host name, so each gets a /tmp of
+# its own (TMPDIR): Open MPI keys its session directories by host name, and
+# daemons sharing /tmp/ompi.<host>.<uid>/jf.<job>/0 race creating it; the
+# loser fails orte_init. Daemons stay attached to the agent
+# (--leave-session-attached): a daemon that fails makes its agent exit
+# non-zero, which mpirun reports, instead of failing silently after
+# --daemonize while mpirun waits for it forever.
+#
 # usage: multinode_test.sh BUILD_DIR NHOSTS
+#   GS_MN_LAUNCH_TIMEOUT  seconds for every daemon to call back (default 30)
+#   GS_MN_TIMEOUT         seconds for the whole mpirun (default 400; below
+#                         ctest's TIMEOUT so that the cleanup below runs)
+#   GS_MN_DEAD_HOST       test hook: the agent for this host number starts
+#                         nothing (checks the daemon start-up bound)
 set -euo pipefail
 build=$(cd "$1" && pwd)
 n=$2
+launch_timeout=${GS_MN_LAUNCH_TIMEOUT:-30}
+run_timeout=${GS_MN_TIMEOUT:-400}
 tag="gsmn$$"
-tmp=$(mktemp -d)
+tmp=$(mktemp -d -t "$tag.XXXXXX")
 made=()
 cleanup() {
+  local ns
   for ns in "${made[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; done
   for ns in "${made[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
+# SIGKILL (ctest at its TIMEOUT) cannot be caught: the sweep below removes
+# what such a run left.
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Namespaces (gsmn<pid>br, gsmn<pid>h<i>) and temporary folders of earlier
+# runs whose shell is gone.
+sweep_stale() {
+  local ns pid dir
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^gsmn[0-9]+(br|h[0-9]+)$' || true); do
+    pid=${ns#gsmn}
+    pid=${pid%%[!0-9]*}
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "multinode: removing stale namespace $ns (its run, pid $pid, is gone)"
+      ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+  for dir in "${TMPDIR:-/tmp}"/gsmn[0-9]*.*; do
+    [ -d "$dir" ] || continue
+    pid=${dir##*/gsmn}
+    pid=${pid%%.*}
+    kill -0 "$pid" 2>/dev/null || rm -rf "$dir"
+  done
+}
+sweep_stale
 
 if ! ip netns add "${tag}br" 2>/dev/null; then
   echo "multinode: SKIPPED: cannot create network namespaces here (needs CAP_NET_ADMIN / root)"
@@ -39,21 +83,70 @@ for i in $(seq 1 "$n"); do
   ip -n "$ns" addr add "10.200.0.$i/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
+  mkdir -p "$tmp/h$i"
   echo "10.200.0.$i slots=1" >> "$tmp/hosts"
+done
+
+# Every host reaches host 1 before the launch (bounded). A refused connection
+# to a closed port proves the path: the reset came back from host 1.
+for i in $(seq 2 "$n"); do
+  for try in $(seq 1 50); do
+    reply=$(ip netns exec "${tag}h$i" timeout 2 bash -c ': </dev/tcp/10.200.0.1/9' 2>&1 || true)
+    case $reply in *refused*) break ;; esac
+    if [ "$try" = 50 ]; then
+      echo "multinode: FAILED: host 10.200.0.$i cannot reach 10.200.0.1"
+      exit 1
+    fi
+    sleep 0.1
+  done
 done
 
 cat > "$tmp/agent" <<AGENT
 #!/usr/bin/env bash
-# Stands in for ssh: runs the command inside the namespace of the host named.
+# Stands in for ssh: runs the command inside the namespace of the host named,
+# with that host's own /tmp.
 host=\$1; shift
-exec ip netns exec "${tag}h\${host##*.}" bash -c "\$*"
+i=\${host##*.}
+if [ "\$i" = "${GS_MN_DEAD_HOST:-0}" ]; then exec sleep 600; fi
+exec ip netns exec "${tag}h\$i" env TMPDIR="$tmp/h\$i" bash -c "\$*"
 AGENT
 chmod +x "$tmp/agent"
 
 echo "multinode: $n hosts as namespaces ${tag}h1..${tag}h$n on 10.200.0.0/24"
-timeout 600 ip netns exec "${tag}h1" mpirun --allow-run-as-root --oversubscribe --bind-to none \
+# orte_startup_timeout bounds the start of the ranks once every daemon has
+# called back; Open MPI 4.1 sets no timer for the daemons themselves, so the
+# watcher below does.
+TMPDIR="$tmp/h1" timeout "$run_timeout" ip netns exec "${tag}h1" \
+  mpirun --allow-run-as-root --oversubscribe --bind-to none \
   --hostfile "$tmp/hosts" -np "$n" --map-by node \
-  --mca plm_rsh_agent "$tmp/agent" --mca plm_rsh_no_tree_spawn 1 \
+  --mca plm_rsh_agent "$tmp/agent" --mca plm_rsh_no_tree_spawn 1 --leave-session-attached \
+  --mca orte_startup_timeout "$launch_timeout" \
   --mca btl tcp,self --mca btl_tcp_if_include 10.200.0.0/24 --mca oob_tcp_if_include 10.200.0.0/24 \
   -x PATH -x HOME -x GS_EXPECT_DISTINCT_HOSTS=1 \
-  "$build/bin/tp_mpitest" --gtest_filter='*GreedyTokensAndLogprobsEqualOneRank*:*HostNames*'
+  "$build/bin/tp_mpitest" --gtest_filter='*GreedyTokensAndLogprobsEqualOneRank*:*HostNames*' &
+job=$!
+
+# Every daemon must call back (a connection from its host to mpirun) within
+# the launch timeout; else name the hosts that did not and end the job.
+deadline=$((SECONDS + launch_timeout))
+missing=""
+while kill -0 "$job" 2>/dev/null; do
+  missing=""
+  for i in $(seq 2 "$n"); do
+    if [ -z "$(ip netns exec "${tag}h1" ss -Htn state established dst "10.200.0.$i" 2>/dev/null)" ]; then
+      missing+=" 10.200.0.$i"
+    fi
+  done
+  [ -z "$missing" ] && break
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "multinode: FAILED: no Open MPI daemon called back within ${launch_timeout} s from host(s)${missing}; ending the job"
+    for ns in "${made[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; done
+    { wait "$job"; } 2>/dev/null || true
+    exit 1
+  fi
+  sleep 0.2
+done
+rc=0
+wait "$job" || rc=$?
+[ "$rc" = 124 ] && echo "multinode: FAILED: mpirun ran past ${run_timeout} s"
+exit "$rc"
