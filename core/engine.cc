@@ -31,10 +31,18 @@ Status Engine::Add(GenerateRequest req) {
                                      " tokens exceed the KV cache of " +
                                      std::to_string(blocks_.n_blocks() * blocks_.block_size()));
   }
-  for (int32_t t : req.prompt) {
-    if (t < 0 || t >= runner_.config().vocab_size) {
-      return Status::InvalidArgument("prompt: token id " + std::to_string(t) +
-                                     " outside the vocabulary");
+  if (static_cast<int>(req.resume.size()) >= req.max_tokens) {
+    return Status::InvalidArgument("resume: " + std::to_string(req.resume.size()) +
+                                   " tokens leave none of max_tokens " +
+                                   std::to_string(req.max_tokens) + " to generate");
+  }
+  for (const auto* ids : {&req.prompt, &req.resume}) {
+    for (int32_t t : *ids) {
+      if (t < 0 || t >= runner_.config().vocab_size) {
+        return Status::InvalidArgument(std::string(ids == &req.prompt ? "prompt" : "resume") +
+                                       ": token id " + std::to_string(t) +
+                                       " outside the vocabulary");
+      }
     }
   }
   GS_RETURN_IF_ERROR(req.sampling.Validate());
@@ -42,6 +50,7 @@ Status Engine::Add(GenerateRequest req) {
   seq->id = req.id;
   seq->tokens = std::move(req.prompt);
   seq->n_prompt = seq->n_tokens();
+  seq->tokens.insert(seq->tokens.end(), req.resume.begin(), req.resume.end());
   seq->max_tokens = req.max_tokens;
   seq->eos_ids = std::move(req.eos_ids);
   samplers_.emplace(req.id, Sampler(req.sampling));

@@ -30,6 +30,10 @@ struct GenerateRequest {
   SamplingParams sampling;
   int max_tokens = 128;
   std::vector<int32_t> eos_ids;  // generation ends after one of these
+  // Tokens this request already generated elsewhere (a stream resumed after
+  // its group failed): they follow the prompt, count against max_tokens, and
+  // generation continues after them as if it had produced them itself.
+  std::vector<int32_t> resume;
 };
 
 // One generated token; `finish` is set on the last event of a request. A

@@ -27,7 +27,21 @@ std::string Num(float v) {
   return buf;
 }
 
+// SplitMix64's output function: a bijection of 64-bit words whose outputs
+// for consecutive inputs pass statistical test batteries.
+uint64_t Mix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 }  // namespace
+
+double PositionUniform(uint64_t seed, uint64_t position) {
+  // 53 random bits -> [0, 1).
+  return static_cast<double>(Mix(Mix(seed) ^ position) >> 11) * (1.0 / 9007199254740992.0);
+}
 
 Status SamplingParams::Validate() const {
   if (!(temperature >= 0) || std::isinf(temperature)) {
@@ -51,7 +65,7 @@ Status SamplingParams::Validate() const {
   return Status::Ok();
 }
 
-Sampler::Sampler(const SamplingParams& p) : params_(p), rng_(p.seed) {
+Sampler::Sampler(const SamplingParams& p) : params_(p) {
   CHECK(p.Validate().ok()) << p.Validate().message();
 }
 
@@ -129,8 +143,7 @@ int32_t Sampler::Sample(const float* logits, int vocab, const std::vector<int32_
     }
     double mass = 0;
     for (int i = 0; i < n; ++i) mass += probs_[i];
-    // 53 random bits -> uniform in [0, 1).
-    double u = static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0) * mass;
+    double u = PositionUniform(params_.seed, history.size()) * mass;
     chosen = order_[n - 1];
     double cum = 0;
     for (int i = 0; i < n; ++i) {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "kernels/status.h"
@@ -28,11 +27,19 @@ struct SamplingParams {
   Status Validate() const;  // errors name the field (and reject NaN and infinities)
 };
 
-// Not thread-safe: one per sequence (it owns the random stream).
+// A uniform number in [0, 1) that depends only on (seed, position).
+double PositionUniform(uint64_t seed, uint64_t position);
+
+// Not thread-safe: one per sequence (it owns scratch buffers). The random
+// number behind each sampled token is a function of (seed, position) only,
+// the position being the token's index in the sequence (history.size()):
+// a sequence resumed elsewhere from its prompt and the tokens it already
+// produced continues exactly as it would have, whatever was sampled before.
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& p);  // p must pass Validate() (CHECKed)
-  // logits: [vocab], not modified. history: prompt + generated ids. Sets
+  // logits: [vocab], not modified. history: prompt + generated ids (its
+  // size is the position of the token being sampled). Sets
   // *logprob (if not null) to the token's log-probability under the raw
   // logits (log_softmax, before any penalty or truncation).
   int32_t Sample(const float* logits, int vocab, const std::vector<int32_t>& history,
@@ -40,7 +47,6 @@ class Sampler {
 
  private:
   SamplingParams params_;
-  std::mt19937_64 rng_;
   std::vector<float> work_;     // [vocab] adjusted logits
   std::vector<int32_t> order_;  // candidate ids, best first once sorted
   std::vector<float> probs_;    // probabilities of order_

@@ -40,6 +40,9 @@ int64_t EstimateCost(const pb::GenerateRequest& req) {
   return prompt + (req.has_max_tokens() ? req.max_tokens() : 256);
 }
 
+// Backends one Generate call may try: the first, plus retries and resumes.
+constexpr int kMaxAttempts = 4;
+
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace
@@ -68,26 +71,41 @@ grpc::Status CoordinatorService::Generate(grpc::ServerContext* ctx, const pb::Ge
 
   const int64_t cost = EstimateCost(*req);
   std::vector<const BackendPool::Backend*> tried;
-  std::string earlier;  // what happened on the first attempt, for the final message
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  std::string earlier;  // what went wrong so far, for the final message
+  // Tokens the client has received. When a backend fails after some, the
+  // stream goes on at another backend from them (resume_token_ids), and the
+  // client sees one stream.
+  std::vector<int32_t> delivered;
+  pb::GenerateRequest resumed;
+  const pb::GenerateRequest* send = req;
+  int64_t messages = 0;  // written to the client, over all attempts
+  Clock::time_point last = arrival;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     std::unique_ptr<BackendPool::Lease> lease = pool_.Pick(tried, cost);
     if (!lease) {
-      return end(Metrics::Outcome::kRejected,
+      if (messages == 0) {
+        return end(Metrics::Outcome::kRejected,
+                   grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                earlier.empty() ? "no healthy backend"
+                                                : "no other healthy backend to retry on; " + earlier));
+      }
+      metrics_.AddTokens(0, static_cast<int64_t>(delivered.size()));
+      return end(Metrics::Outcome::kFailed,
                  grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              earlier.empty() ? "no healthy backend"
-                                              : "no other healthy backend to retry on; " + earlier));
+                              "no other healthy backend to continue the stream on after " +
+                                  std::to_string(delivered.size()) +
+                                  " token(s) were delivered; " + earlier));
     }
     tried.push_back(lease->backend());
     // Carries the caller's deadline, and its cancellation, to the backend.
     std::unique_ptr<grpc::ClientContext> bctx = grpc::ClientContext::FromServerContext(*ctx);
     lease->Authorize(bctx.get());
-    auto reader = lease->stub().Generate(bctx.get(), *req);
+    auto reader = lease->stub().Generate(bctx.get(), *send);
 
     pb::GenerateResponse msg;
-    int64_t messages = 0, tokens = 0, prompt_tokens = 0;
+    int64_t prompt_tokens = 0;
     bool finished = false;
     std::string backend_error;
-    Clock::time_point last = arrival;
     while (reader->Read(&msg)) {
       if (msg.finish_reason() == pb::FINISH_REASON_ERROR) {
         // Not passed on: the call's status will say what happened.
@@ -97,13 +115,13 @@ grpc::Status CoordinatorService::Generate(grpc::ServerContext* ctx, const pb::Ge
       if (!writer->Write(msg)) {
         bctx->TryCancel();
         reader->Finish();
-        metrics_.AddTokens(0, tokens);
+        metrics_.AddTokens(0, static_cast<int64_t>(delivered.size()));
         return end(Metrics::Outcome::kCancelled,
                    grpc::Status(grpc::StatusCode::CANCELLED, "the client stopped reading"));
       }
       const Clock::time_point now = Clock::now();
       if (msg.token_ids_size() > 0) {
-        if (tokens == 0) {
+        if (delivered.empty()) {
           metrics_.ObserveTimeToFirstToken(Seconds(now - arrival));
         } else {
           const double per_token = Seconds(now - last) / msg.token_ids_size();
@@ -112,7 +130,7 @@ grpc::Status CoordinatorService::Generate(grpc::ServerContext* ctx, const pb::Ge
         last = now;
       }
       ++messages;
-      tokens += msg.token_ids_size();
+      delivered.insert(delivered.end(), msg.token_ids().begin(), msg.token_ids().end());
       if (msg.finish_reason() != pb::FINISH_REASON_UNSPECIFIED) {
         finished = true;
         prompt_tokens = msg.usage().prompt_tokens();
@@ -120,11 +138,11 @@ grpc::Status CoordinatorService::Generate(grpc::ServerContext* ctx, const pb::Ge
     }
     grpc::Status st = reader->Finish();
     if (st.ok() && finished && backend_error.empty()) {
-      metrics_.AddTokens(prompt_tokens, tokens);
+      metrics_.AddTokens(prompt_tokens, static_cast<int64_t>(delivered.size()));
       return end(Metrics::Outcome::kCompleted, grpc::Status::OK);
     }
     if (ctx->IsCancelled()) {
-      metrics_.AddTokens(0, tokens);
+      metrics_.AddTokens(0, static_cast<int64_t>(delivered.size()));
       return end(Metrics::Outcome::kCancelled,
                  grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client or its deadline"));
     }
@@ -135,22 +153,41 @@ grpc::Status CoordinatorService::Generate(grpc::ServerContext* ctx, const pb::Ge
     } else if (!backend_error.empty()) {
       st = grpc::Status(st.error_code(), backend_error);
     }
-    if (messages == 0 && !IsBackendFailure(st)) {
-      return end(Metrics::Outcome::kRejected, st);  // the request's own fault: passed on as is
+    if (!IsBackendFailure(st)) {
+      // The request's own fault: passed on as is when nothing reached the
+      // client, otherwise (a resumed request refused) ended with its reason.
+      if (messages == 0) return end(Metrics::Outcome::kRejected, st);
+      metrics_.AddTokens(0, static_cast<int64_t>(delivered.size()));
+      return end(Metrics::Outcome::kFailed,
+                 grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "backend " + lease->address() + " refused to continue the stream after " +
+                                  std::to_string(delivered.size()) + " token(s): " +
+                                  StatusText(st) + (earlier.empty() ? "" : " (" + earlier + ")")));
     }
     if (st.error_code() == grpc::StatusCode::UNAVAILABLE) lease->MarkFailed(st);
-    if (messages == 0 && attempt == 0) {
-      earlier = "backend " + lease->address() + " failed first: " + st.error_message();
-      metrics_.CountRetry();
+    std::string what = "backend " + lease->address();
+    what += delivered.empty() ? " failed first: "
+                              : " failed after " + std::to_string(delivered.size()) +
+                                    " token(s) were delivered: ";
+    what += st.error_message();
+    earlier = earlier.empty() ? what : earlier + "; " + what;
+    if (delivered.empty()) {
+      metrics_.CountRetry();  // nothing reached the client: start again elsewhere
       continue;
     }
-    metrics_.AddTokens(0, tokens);
-    std::string text = "backend " + lease->address() + " failed after " + std::to_string(tokens) +
-                       " token(s) were delivered: " + st.error_message();
-    if (!earlier.empty()) text += " (" + earlier + ")";
-    return end(Metrics::Outcome::kFailed, grpc::Status(grpc::StatusCode::UNAVAILABLE, text));
+    // Continue elsewhere from the tokens the client has: the prompt is
+    // rendered and tokenized again there, these follow it, and generation
+    // picks up as the failed backend would have.
+    resumed = *req;
+    resumed.mutable_resume_token_ids()->Add(delivered.begin(), delivered.end());
+    send = &resumed;
+    metrics_.CountResume();
   }
-  return end(Metrics::Outcome::kFailed, grpc::Status(grpc::StatusCode::INTERNAL, "unreachable"));
+  metrics_.AddTokens(0, static_cast<int64_t>(delivered.size()));
+  return end(Metrics::Outcome::kFailed,
+             grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "gave up after " + std::to_string(kMaxAttempts) + " backends failed: " +
+                              earlier));
 }
 
 template <typename Req, typename Resp, typename Call>

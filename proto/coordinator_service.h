@@ -16,10 +16,13 @@
 
 namespace gs {
 
-// Failover: a Generate whose backend fails before the first message reaches
-// the client is sent once more to another backend; one that fails after
-// that ends with UNAVAILABLE saying how many tokens were delivered. Every
-// call ends either complete or with an explicit error.
+// Failover: a Generate whose backend fails before the first token reaches
+// the client is sent again to another backend; one that fails after that is
+// continued on another backend from the prompt and the tokens delivered
+// (resume_token_ids), so the client sees one uninterrupted stream. Up to
+// four backends per call; when none is left the call ends with UNAVAILABLE
+// saying how many tokens were delivered. Every call ends either complete or
+// with an explicit error.
 class CoordinatorService final : public groupshard::v1::Inference::Service {
  public:
   // `pool` and `metrics` must outlive the service. `token`: the bearer

@@ -81,6 +81,11 @@ void Metrics::CountRetry() {
   ++retries_;
 }
 
+void Metrics::CountResume() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++resumes_;
+}
+
 void Metrics::AddTokens(int64_t prompt_tokens, int64_t completion_tokens) {
   std::lock_guard<std::mutex> lock(mu_);
   tokens_in_ += static_cast<uint64_t>(prompt_tokens);
@@ -106,6 +111,11 @@ std::string Metrics::Render(const std::vector<BackendGauges>& backends) const {
            "Requests sent again to another backend after theirs failed before the first token.",
            &out);
     Line("groupshard_retries_total", "", static_cast<double>(retries_), &out);
+    Header("groupshard_resumed_total", "counter",
+           "Streams continued on another backend, from the tokens already delivered, after "
+           "theirs failed mid-stream.",
+           &out);
+    Line("groupshard_resumed_total", "", static_cast<double>(resumes_), &out);
     Header("groupshard_prompt_tokens_total", "counter", "Prompt tokens of completed requests.",
            &out);
     Line("groupshard_prompt_tokens_total", "", static_cast<double>(tokens_in_), &out);

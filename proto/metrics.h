@@ -47,6 +47,7 @@ class Metrics {
   Metrics();
   void CountRequest(Outcome outcome);
   void CountRetry();
+  void CountResume();
   void AddTokens(int64_t prompt_tokens, int64_t completion_tokens);
   void ObserveTimeToFirstToken(double seconds) { ttft_.Observe(seconds); }
   void ObserveInterTokenLatency(double seconds) { itl_.Observe(seconds); }
@@ -58,6 +59,7 @@ class Metrics {
   mutable std::mutex mu_;
   uint64_t outcomes_[4] = {0, 0, 0, 0};
   uint64_t retries_ = 0;
+  uint64_t resumes_ = 0;
   uint64_t tokens_in_ = 0;
   uint64_t tokens_out_ = 0;
   int64_t in_flight_ = 0;

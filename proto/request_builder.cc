@@ -160,6 +160,20 @@ StatusOr<std::shared_ptr<ActiveRequest>> PrepareGenerate(const groupshard::v1::G
   } else {
     er.max_tokens = std::min(limits.default_max_tokens, context - n_prompt);
   }
+  for (int i = 0; i < req.resume_token_ids_size(); ++i) {
+    const int32_t t = req.resume_token_ids(i);
+    if (t < 0 || t >= limits.vocab_size) {
+      return Invalid("resume_token_ids[" + std::to_string(i) + "]",
+                     "id " + std::to_string(t) + " outside the vocabulary of " +
+                         std::to_string(limits.vocab_size));
+    }
+  }
+  if (req.resume_token_ids_size() >= er.max_tokens) {
+    return Invalid("resume_token_ids", std::to_string(req.resume_token_ids_size()) +
+                                           " tokens leave none of max_tokens " +
+                                           std::to_string(er.max_tokens) + " to generate");
+  }
+  er.resume.assign(req.resume_token_ids().begin(), req.resume_token_ids().end());
   if (!req.ignore_eos()) er.eos_ids = tokenizer.eos_ids();
   out->logprobs = req.logprobs();
   out->client_id = req.request_id();

@@ -19,10 +19,25 @@ ServingLoop::ServingLoop(Engine& engine, const Tokenizer& tokenizer, ServingQueu
 void ServingLoop::Admit(std::shared_ptr<ActiveRequest> req) {
   const uint64_t id = req->engine_request.id;
   Status st = engine_.Add(req->engine_request);
-  auto [it, inserted] = live_.emplace(id, Live{req, TextStream(tokenizer_, req->stop), 0, {}, {}});
+  auto [it, inserted] = live_.emplace(id, Live{req, TextStream(tokenizer_, req->stop), 0, 0, {}, {}});
+  Live& l = it->second;
   if (!st.ok()) {
-    it->second.error = st.ToString();
-    Finish(it->second, FinishReason::kError, StreamChunk());
+    l.error = st.ToString();
+    Finish(l, FinishReason::kError, StreamChunk());
+    return;
+  }
+  // A resumed stream: its client has the text of these tokens already. The
+  // text stream takes them in so that it holds back exactly what the first
+  // group held back (a cut character, a possible start of a stop string).
+  bool stopped = false;
+  for (int32_t t : req->engine_request.resume) l.text.Push(t, &stopped);
+  l.completion = l.resumed = static_cast<int>(req->engine_request.resume.size());
+  if (stopped) {
+    // The tokens given already complete a stop string: the first group
+    // ended the stream there, so nothing follows.
+    std::vector<TokenEvent> ignored;
+    engine_.Cancel(id, FinishReason::kStop, &ignored);
+    Finish(l, FinishReason::kStop, StreamChunk());
   }
 }
 
@@ -32,7 +47,7 @@ void ServingLoop::Finish(Live& live, FinishReason finish, StreamChunk chunk) {
   if (finish == FinishReason::kError) chunk.error = live.error;
   chunk.prompt_tokens = static_cast<int>(live.req->engine_request.prompt.size());
   chunk.completion_tokens = live.completion;
-  chunk.ttft_s = live.completion > 0 ? Seconds(live.req->arrival, live.first_token) : 0.0;
+  chunk.ttft_s = live.completion > live.resumed ? Seconds(live.req->arrival, live.first_token) : 0.0;
   chunk.total_s = Seconds(live.req->arrival, now);
   const uint64_t id = live.req->engine_request.id;
   live.req->Push(std::move(chunk));
@@ -48,7 +63,7 @@ void ServingLoop::Route(const TokenEvent& e) {
   FinishReason finish = e.finish;
   bool stopped = false;
   if (e.token >= 0) {
-    if (l.completion == 0) l.first_token = Clock::now();
+    if (l.completion == l.resumed) l.first_token = Clock::now();
     ++l.completion;
     chunk.token_ids.push_back(e.token);
     if (l.req->logprobs) chunk.logprobs.push_back(e.logprob);
@@ -82,7 +97,7 @@ void ServingLoop::Publish(bool draining) {
   for (const auto& [id, l] : live_) {
     const GenerateRequest& r = l.req->engine_request;
     s.load += r.max_tokens - l.completion;
-    if (l.completion == 0) s.load += static_cast<int64_t>(r.prompt.size());
+    if (l.completion == l.resumed) s.load += static_cast<int64_t>(r.prompt.size()) + l.resumed;
   }
   s.draining = draining;
   std::lock_guard<std::mutex> lock(stats_mu_);

@@ -51,7 +51,8 @@ class ServingLoop {
   struct Live {
     std::shared_ptr<ActiveRequest> req;
     TextStream text;
-    int completion = 0;
+    int completion = 0;  // tokens generated, resumed ones included
+    int resumed = 0;     // of which came with the request
     std::chrono::steady_clock::time_point first_token;
     std::string error;  // reported if it ends with kError
   };

@@ -24,7 +24,12 @@ std::map<int32_t, int> Histogram(SamplingParams p, int n,
                                  const std::vector<float>& logits = kLogits) {
   Sampler s(p);
   std::map<int32_t, int> h;
-  for (int i = 0; i < n; ++i) ++h[s.Sample(logits.data(), logits.size(), {}, nullptr)];
+  // The randomness comes from (seed, position): each draw at a new position.
+  std::vector<int32_t> history;
+  for (int i = 0; i < n; ++i) {
+    ++h[s.Sample(logits.data(), logits.size(), history, nullptr)];
+    history.push_back(0);
+  }
   return h;
 }
 
@@ -119,11 +124,54 @@ TEST(SamplerTest, SeedDeterminesSequence) {
     Sampler s(p);
     std::vector<int32_t> out;
     for (int i = 0; i < 64; ++i)
-      out.push_back(s.Sample(kLogits.data(), kLogits.size(), {}, nullptr));
+      out.push_back(s.Sample(kLogits.data(), kLogits.size(), out, nullptr));
     return out;
   };
   EXPECT_EQ(run(42), run(42));
   EXPECT_NE(run(42), run(43));
+}
+
+// A sequence resumed from its prompt and the tokens it already has (on
+// another group, after a failure) continues exactly: the draw for a token
+// depends on (seed, position), not on how many draws this Sampler made.
+TEST(SamplerTest, ResumedSequenceContinuesIdentically) {
+  SamplingParams p;
+  p.seed = 2024;
+  p.temperature = 1.3f;
+  p.top_p = 0.95f;
+  const std::vector<int32_t> prompt = {4, 2, 6};
+  std::vector<int32_t> whole = prompt;
+  Sampler a(p);
+  for (int i = 0; i < 48; ++i) whole.push_back(a.Sample(kLogits.data(), kLogits.size(), whole, nullptr));
+  std::vector<int32_t> resumed(whole.begin(), whole.begin() + prompt.size() + 20);
+  Sampler b(p);  // fresh: has drawn nothing
+  while (resumed.size() < whole.size()) {
+    resumed.push_back(b.Sample(kLogits.data(), kLogits.size(), resumed, nullptr));
+  }
+  EXPECT_EQ(resumed, whole);
+  // And the tokens do vary along the sequence (the test would pass
+  // trivially for a constant stream).
+  EXPECT_GT(std::set<int32_t>(whole.begin() + prompt.size(), whole.end()).size(), 2u);
+}
+
+TEST(SamplerTest, PositionUniformIsUniformOverPositionsAndSeeds) {
+  const int bins = 16, n = 64000;
+  for (uint64_t seed : {0ull, 1ull, 0xFFFFFFFFFFFFFFFFull}) {
+    std::vector<int> h(bins, 0);
+    for (int i = 0; i < n; ++i) {
+      const double u = PositionUniform(seed, static_cast<uint64_t>(i));
+      ASSERT_GE(u, 0.0);
+      ASSERT_LT(u, 1.0);
+      ++h[static_cast<int>(u * bins)];
+    }
+    double chi2 = 0;
+    for (int c : h) chi2 += (c - n / bins) * (c - n / bins) / static_cast<double>(n / bins);
+    EXPECT_LT(chi2, 45.0) << "seed " << seed;  // 15 degrees of freedom: P(chi2 > 45) < 1e-4
+  }
+  // Neighbouring seeds give unrelated streams.
+  int same = 0;
+  for (int i = 0; i < 1000; ++i) same += PositionUniform(7, i) == PositionUniform(8, i);
+  EXPECT_EQ(same, 0);
 }
 
 TEST(SamplerTest, LogprobIsLogSoftmaxOfRawLogits) {

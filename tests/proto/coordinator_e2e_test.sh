@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # End to end: two real serving groups
 # (`mpirun -np 2 groupshard serve`) behind a coordinator; 32 concurrent
-# requests; one rank of one group is killed (SIGKILL) mid-load. Every request
-# must end complete and correct or with an explicit error; requests sent
-# after the kill must all succeed. Prints completed/retried/failed/lost.
+# requests; one rank of one group is killed (SIGKILL) mid-load. Streams of
+# the dead group are retried (no token yet) or continued on the other group
+# from the tokens delivered, so every request must end complete and equal to
+# its run without the kill; requests sent after the kill must all succeed.
+# Prints completed/retried/resumed/failed/lost.
 # Usage: coordinator_e2e_test.sh [path/to/groupshard] [model.gguf]
 set -u
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BIN="${1:-$ROOT/build/bin/groupshard}"
-MODEL="${2:-$ROOT/tests/data/models/g9x3.gguf}"
+# The real SmolLM2 by default: slow enough per step that the kill lands
+# mid-stream (the tiny fixture finishes 32 streams before a poll returns).
+MODEL="${2:-$("$ROOT/scripts/fetch-model" 2>/dev/null)}"
+[ -f "$MODEL" ] || { echo "coordinator_e2e: FAILED: no model (scripts/fetch-model)"; exit 1; }
+export MAX_TOKENS="${MAX_TOKENS:-64}"
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
@@ -78,17 +84,22 @@ for i in "${!PROMPTS[@]}"; do
   [ "$(cat "$WORK/ref$i.rc")" = 0 ] || { echo "reference $i failed"; cat "$WORK/ref$i.err"; exit 1; }
 done
 
+steps_of_a() { "$BIN" client --server "$A" info 2>/dev/null | sed -n 's/.*"steps": *"\{0,1\}\([0-9]*\).*/\1/p' | head -1; }
+steps0=$(steps_of_a)
 for i in $(seq 0 31); do gen "$WORK/load$i" "${PROMPTS[$((i % 4))]}" & done
-# Kill as soon as tokens are streaming (bounded wait: 30 s).
-for _ in $(seq 1 300); do
-  streaming=0
-  for i in $(seq 0 31); do [ -s "$WORK/load$i.txt" ] && streaming=$((streaming + 1)); done
-  [ "$streaming" -ge 2 ] && break
-  sleep 0.1
+# Kill once group a has run a quarter of this load's steps: its streams are then
+# mid-way (each needs about $MAX_TOKENS steps), to be continued
+# elsewhere (bounded wait: 30 s).
+steps=$steps0
+for _ in $(seq 1 1500); do
+  steps=$(steps_of_a)
+  [ -n "$steps" ] && [ -n "$steps0" ] && [ "$steps" -ge $((steps0 + MAX_TOKENS / 4)) ] && break
+  sleep 0.02
 done
+streaming="group a at step $steps (from $steps0);"
 # rank 1 of group a: the last child of its mpirun
 VICTIM=$(pgrep -P "$(cat "$WORK/a.pid")" | tail -1)
-echo "killing rank pid $VICTIM of group a ($(pgrep -P "$(cat "$WORK/a.pid")" | tr "\n" " ")), $streaming streams done or streaming"
+echo "killing rank pid $VICTIM of group a ($(pgrep -P "$(cat "$WORK/a.pid")" | tr "\n" " ")), $streaming"
 kill -9 "$VICTIM"
 wait_loads() { for i in $(seq 0 31); do for _ in $(seq 1 3000); do [ -f "$WORK/load$i.rc" ] && break; sleep 0.1; done; done; }
 wait_loads
@@ -117,9 +128,12 @@ for i in $(seq 0 7); do
   fi
 done
 HTTP=$(sed -n 's/^groupshard http on //p' "$WORK/coord.out" | head -1)
-retried=unknown
+retried=unknown resumed=unknown
 if [ -n "$HTTP" ]; then
-  retried=$(curl -s "http://$HTTP/metrics" | sed -n 's/^groupshard_retries_total //p')
+  metrics=$(curl -s "http://$HTTP/metrics")
+  retried=$(sed -n 's/^groupshard_retries_total //p' <<<"$metrics")
+  resumed=$(sed -n 's/^groupshard_resumed_total //p' <<<"$metrics")
 fi
-echo "completed=$completed retried=$retried failed-explicitly=$failed lost=$lost after-kill-ok=$after_ok/8"
-[ "$lost" = 0 ] && [ "$after_ok" = 8 ] && [ $((completed + failed)) = 32 ]
+echo "completed=$completed retried=$retried resumed=$resumed failed-explicitly=$failed lost=$lost after-kill-ok=$after_ok/8"
+[ "$lost" = 0 ] && [ "$failed" = 0 ] && [ "$after_ok" = 8 ] && [ "$completed" = 32 ] &&
+  [ "$resumed" != unknown ] && [ "$resumed" -gt 0 ]

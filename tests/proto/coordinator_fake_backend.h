@@ -40,6 +40,7 @@ class FakeBackend final : public fake_pb::Inference::Service {
   std::atomic<int> token_delay_ms{5};
   std::atomic<int64_t> load{0};
   std::atomic<int64_t> generate_calls{0};
+  std::atomic<int64_t> resumed_calls{0};  // calls that came with resume_token_ids
 
   bool Start(int port = 0) {
     grpc::EnableDefaultHealthCheckService(true);
@@ -77,8 +78,22 @@ class FakeBackend final : public fake_pb::Inference::Service {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake: failing before the first token");
     }
     const int n = req->has_max_tokens() ? req->max_tokens() : 8;
-    for (int i = 0; i < n; ++i) {
-      if ((m == Mode::kHangBeforeFirstToken && i == 0) || (m == Mode::kHangAfterThreeTokens && i == 3)) {
+    // A resumed stream: the tokens given must be the ones this backend
+    // would have produced, and it goes on after them.
+    const int resume = req->resume_token_ids_size();
+    if (resume > 0) ++resumed_calls;
+    if (resume >= n) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "resume_token_ids: too many");
+    }
+    for (int i = 0; i < resume; ++i) {
+      if (req->resume_token_ids(i) != FakeToken(*req, i)) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "resume_token_ids[" + std::to_string(i) + "]: not this stream's token");
+      }
+    }
+    for (int i = resume; i < n; ++i) {
+      if ((m == Mode::kHangBeforeFirstToken && i == resume) ||
+          (m == Mode::kHangAfterThreeTokens && i == resume + 3)) {
         for (int k = 0; k < 3000 && !ctx->IsCancelled(); ++k) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }

@@ -1,6 +1,7 @@
 // The coordinator in front of fake backends: least-work routing with ties
 // in turn, health removal within 3 s and return, the coordinator's own
-// health, retry before the first token, explicit failure after it.
+// health, retry before the first token, and streams continued on another
+// backend when theirs dies after it.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -158,12 +159,27 @@ TEST_F(CoordinatorRoutingTest, FailureBeforeFirstTokenIsRetriedOnce) {
   std::this_thread::sleep_for(milliseconds(300));  // let both be checked healthy again
   Result r = Generate(*stub_, Request(1, 3));
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(r.status.error_message().find("0 token(s)"), std::string::npos) << r.status.error_message();
+  for (const FakeBackend* f : {&a_, &b_}) {
+    EXPECT_NE(r.status.error_message().find("backend " + f->address() + " failed first"),
+              std::string::npos)
+        << r.status.error_message();
+  }
+  EXPECT_TRUE(r.ids.empty());
 }
 
-TEST_F(CoordinatorRoutingTest, BackendKilledUnderLoadLosesNothing) {
+long long Counter(const std::string& metrics, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = metrics.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(metrics.substr(at + key.size()));
+}
+
+// Half of a's streams hang before their first token, half after three; a
+// is killed. The first kind is sent again to b, the second continued on b
+// from its three tokens: every client sees one complete, correct stream.
+TEST_F(CoordinatorRoutingTest, BackendKilledUnderLoadEveryStreamCompletes) {
   StartCoordinator();
-  a_.split_hang = true;  // on a: half wait for their first token, half hang after 3
+  a_.split_hang = true;
   b_.token_delay_ms = 10;
   std::vector<Result> results(32);
   std::vector<std::thread> threads;
@@ -177,27 +193,55 @@ TEST_F(CoordinatorRoutingTest, BackendKilledUnderLoadLosesNothing) {
   for (int i = 0; i < 32; ++i) {
     if (Complete(results[i], Request(i, 6))) {
       ++completed;
-    } else if (results[i].status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-               results[i].status.error_message().find("after 3 token(s)") != std::string::npos &&
-               results[i].ids.size() == 3) {
+    } else if (results[i].status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       ++failed;
+      ADD_FAILURE() << i << " failed: " << results[i].status.error_message();
     } else {
       ++lost;
       ADD_FAILURE() << i << ": " << results[i].status.error_message() << " ids=" << results[i].ids.size();
     }
   }
   const std::string m = coord_->MetricsText();
-  const std::string key = "\ngroupshard_retries_total ";
-  const size_t at = m.find(key);
-  ASSERT_NE(at, std::string::npos) << m;
-  const long long n_retried = std::stoll(m.substr(at + key.size()));
-  std::printf("completed=%d retried=%lld failed-explicitly=%d lost=%d\n", completed, n_retried, failed, lost);
-  EXPECT_EQ(lost, 0);
-  EXPECT_GT(failed, 0);
-  EXPECT_GT(n_retried, 0);
-  EXPECT_EQ(completed + failed, 32);
+  const long long retried = Counter(m, "groupshard_retries_total");
+  const long long resumed = Counter(m, "groupshard_resumed_total");
+  std::printf("completed=%d retried=%lld resumed=%lld failed=%d lost=%d\n", completed, retried,
+              resumed, failed, lost);
+  EXPECT_EQ(completed, 32);
+  EXPECT_GT(retried, 0);
+  EXPECT_GT(resumed, 0);
+  EXPECT_EQ(b_.resumed_calls.load(), resumed);
+  EXPECT_EQ(Counter(m, "groupshard_completion_tokens_total"), 32 * 6);
   // Requests sent after the kill all succeed on the other backend.
   for (int i = 0; i < 8; ++i) EXPECT_TRUE(Complete(Generate(*stub_, Request(i, 2)), Request(i, 2)));
+}
+
+// With no backend left to continue on, the stream ends with an explicit
+// error that says how much was delivered; the client has exactly that much.
+TEST_F(CoordinatorRoutingTest, StreamWithNoBackendLeftEndsWithExplicitError) {
+  StartCoordinator(milliseconds(100));
+  a_.mode = FakeBackend::Mode::kHangAfterThreeTokens;
+  b_.mode = FakeBackend::Mode::kHangAfterThreeTokens;
+  std::this_thread::sleep_for(milliseconds(300));
+  Result r;
+  std::thread t([&] { r = Generate(*stub_, Request(4, 9)); });
+  // The stream hangs on its first backend after 3 tokens, is continued on
+  // the second, and hangs there after 3 more; then both die.
+  for (int k = 0; k < 200 && a_.generate_calls + b_.generate_calls < 1; ++k) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  std::this_thread::sleep_for(milliseconds(300));
+  FakeBackend& first = a_.generate_calls > 0 ? a_ : b_;
+  FakeBackend& second = &first == &a_ ? b_ : a_;
+  first.Kill();
+  for (int k = 0; k < 200 && second.resumed_calls == 0; ++k) std::this_thread::sleep_for(milliseconds(20));
+  std::this_thread::sleep_for(milliseconds(300));
+  second.Kill();
+  t.join();
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(r.status.error_message().find("after 6 token(s)"), std::string::npos)
+      << r.status.error_message();
+  ASSERT_EQ(r.ids.size(), 6u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(r.ids[i], FakeToken(Request(4, 9), i));
 }
 
 TEST_F(CoordinatorRoutingTest, TokenizeDetokenizeAndModelInfoAreForwarded) {

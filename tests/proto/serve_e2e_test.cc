@@ -126,6 +126,117 @@ TEST(ServeE2E, ConcurrentGreedyMatchesAloneSmolLM2) {
   EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
 }
 
+// A stream resumed from its prompt and the first k tokens it delivered
+// (what a coordinator sends to another group when the first one dies) goes
+// on exactly as the uninterrupted stream did: same tokens, and the text of
+// the first k messages followed by the resumed text is the whole text, with
+// characters cut between tokens and stop strings spanning the cut included.
+TEST(ServeE2E, ResumedStreamContinuesTheUninterruptedOne) {
+  const std::string model = testing::SmolLM2Path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf unavailable";
+  testing::ServerProcess server;
+  std::string why;
+  ASSERT_TRUE(server.Start(model, 2, {"--kv-blocks", "128"}, &why)) << why;
+  InferenceClient client(server.address());
+  struct Message {
+    std::vector<int32_t> ids;
+    std::string text;
+  };
+  auto run = [&](const pb::GenerateRequest& req, std::vector<Message>* msgs, pb::GenerateResponse* last) {
+    return client.Generate(
+        req,
+        [&](const pb::GenerateResponse& m) {
+          msgs->push_back({{m.token_ids().begin(), m.token_ids().end()}, m.text()});
+          if (m.finish_reason() != pb::FINISH_REASON_UNSPECIFIED) *last = m;
+          return true;
+        },
+        seconds(120));
+  };
+  auto base = [](const char* prompt) {
+    pb::GenerateRequest r;
+    r.set_prompt(prompt);
+    r.set_max_tokens(28);
+    r.set_ignore_eos(true);
+    return r;
+  };
+  std::vector<std::pair<std::string, pb::GenerateRequest>> cases;
+  cases.push_back({"greedy", base("The capital of France is")});
+  cases.back().second.mutable_sampling()->set_temperature(0.0f);
+  // Japanese text: its characters are split over byte tokens, so the text
+  // stream holds bytes back across the cut.
+  cases.push_back({"sampled", base("Write one sentence in Japanese about the sea:")});
+  cases.back().second.mutable_sampling()->set_temperature(0.9f);
+  cases.back().second.mutable_sampling()->set_top_p(0.95f);
+  cases.back().second.mutable_sampling()->set_seed(11);
+  cases.back().second.set_logprobs(true);
+  {
+    // A stop string taken from the middle of the greedy text, so that some
+    // cuts fall inside it.
+    std::vector<Message> m;
+    pb::GenerateResponse last;
+    ASSERT_TRUE(run(cases[0].second, &m, &last).ok());
+    std::string text;
+    for (const Message& x : m) text += x.text;
+    ASSERT_GT(text.size(), 40u) << text;
+    pb::GenerateRequest r = cases[0].second;
+    r.add_stop(text.substr(text.size() / 2, 6));
+    cases.push_back({"stop \"" + r.stop(0) + "\"", r});
+  }
+  for (const auto& [name, req] : cases) {
+    std::vector<Message> whole;
+    pb::GenerateResponse whole_last;
+    ASSERT_TRUE(run(req, &whole, &whole_last).ok()) << name;
+    int n_ids = 0;
+    for (const Message& x : whole) n_ids += static_cast<int>(x.ids.size());
+    ASSERT_GT(n_ids, 4) << name;
+    for (int k : {1, n_ids / 3, n_ids - 2}) {
+      pb::GenerateRequest resumed = req;
+      std::string head_text, tail_text;
+      std::vector<int32_t> tail_ids, got_ids;
+      int given = 0;
+      for (const Message& x : whole) {
+        if (given < k) {
+          resumed.mutable_resume_token_ids()->Add(x.ids.begin(), x.ids.end());
+          given += static_cast<int>(x.ids.size());
+          head_text += x.text;
+        } else {
+          tail_ids.insert(tail_ids.end(), x.ids.begin(), x.ids.end());
+          tail_text += x.text;
+        }
+      }
+      std::vector<Message> rest;
+      pb::GenerateResponse rest_last;
+      const grpc::Status st = run(resumed, &rest, &rest_last);
+      ASSERT_TRUE(st.ok()) << name << " k=" << k << ": " << st.error_message();
+      std::string got_text;
+      for (const Message& x : rest) {
+        got_ids.insert(got_ids.end(), x.ids.begin(), x.ids.end());
+        got_text += x.text;
+      }
+      EXPECT_EQ(got_ids, tail_ids) << name << " k=" << k;
+      EXPECT_EQ(head_text + got_text, head_text + tail_text) << name << " k=" << k;
+      EXPECT_EQ(rest_last.finish_reason(), whole_last.finish_reason()) << name << " k=" << k;
+      EXPECT_EQ(rest_last.usage().completion_tokens(), whole_last.usage().completion_tokens())
+          << name << " k=" << k;
+      EXPECT_EQ(rest_last.usage().prompt_tokens(), whole_last.usage().prompt_tokens()) << name;
+    }
+  }
+  // Resumed tokens are checked like a prompt.
+  pb::GenerateRequest bad = cases[0].second;
+  bad.add_resume_token_ids(-3);
+  std::vector<Message> none;
+  pb::GenerateResponse unused;
+  grpc::Status st = run(bad, &none, &unused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("resume_token_ids[0]"), std::string::npos) << st.error_message();
+  bad = cases[0].second;
+  for (int i = 0; i < bad.max_tokens(); ++i) bad.add_resume_token_ids(5);
+  st = run(bad, &none, &unused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("resume_token_ids"), std::string::npos) << st.error_message();
+  EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+}
+
 TEST(ServeE2E, SmallCacheForcesPreemptionAndStaysCorrect) {
   testing::ServerProcess server;
   std::string why;
