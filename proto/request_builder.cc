@@ -16,6 +16,19 @@ Status CheckUtf8(std::string_view s, const std::string& field) {
   return Invalid(field, "invalid UTF-8 at byte " + std::to_string(bad));
 }
 
+// Every id of `ids` inside the vocabulary; errors name "field[i]".
+Status CheckTokenIds(const google::protobuf::RepeatedField<int32_t>& ids, const std::string& field,
+                     int vocab_size) {
+  for (int i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab_size) {
+      return Invalid(field + "[" + std::to_string(i) + "]",
+                     "id " + std::to_string(ids[i]) + " outside the vocabulary of " +
+                         std::to_string(vocab_size));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 long FindInvalidUtf8(std::string_view s) {
@@ -127,14 +140,7 @@ StatusOr<std::shared_ptr<ActiveRequest>> PrepareGenerate(const groupshard::v1::G
     er.prompt = tokenizer.Encode(req.prompt(), /*add_special=*/true);
     if (er.prompt.empty()) return Invalid("prompt", "encodes to no tokens");
   } else if (req.prompt_token_ids_size() > 0) {
-    for (int i = 0; i < req.prompt_token_ids_size(); ++i) {
-      const int32_t t = req.prompt_token_ids(i);
-      if (t < 0 || t >= limits.vocab_size) {
-        return Invalid("prompt_token_ids[" + std::to_string(i) + "]",
-                       "id " + std::to_string(t) + " outside the vocabulary of " +
-                           std::to_string(limits.vocab_size));
-      }
-    }
+    GS_RETURN_IF_ERROR(CheckTokenIds(req.prompt_token_ids(), "prompt_token_ids", limits.vocab_size));
     er.prompt.assign(req.prompt_token_ids().begin(), req.prompt_token_ids().end());
   } else {
     GS_ASSIGN_OR_RETURN(std::vector<ChatMessage> msgs, ParseChatMessages(req.messages()));
@@ -160,14 +166,7 @@ StatusOr<std::shared_ptr<ActiveRequest>> PrepareGenerate(const groupshard::v1::G
   } else {
     er.max_tokens = std::min(limits.default_max_tokens, context - n_prompt);
   }
-  for (int i = 0; i < req.resume_token_ids_size(); ++i) {
-    const int32_t t = req.resume_token_ids(i);
-    if (t < 0 || t >= limits.vocab_size) {
-      return Invalid("resume_token_ids[" + std::to_string(i) + "]",
-                     "id " + std::to_string(t) + " outside the vocabulary of " +
-                         std::to_string(limits.vocab_size));
-    }
-  }
+  GS_RETURN_IF_ERROR(CheckTokenIds(req.resume_token_ids(), "resume_token_ids", limits.vocab_size));
   if (req.resume_token_ids_size() >= er.max_tokens) {
     return Invalid("resume_token_ids", std::to_string(req.resume_token_ids_size()) +
                                            " tokens leave none of max_tokens " +
