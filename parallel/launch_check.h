@@ -41,8 +41,6 @@ class LaunchCheck {
   // and hosts that did not and ends the job with MPI_Abort. Main thread only.
   void CheckIn();
 
-  const std::vector<std::string>& hosts() const { return hosts_; }
-
  private:
   void Watch();
   // What the watchdog prints when it fires, as the rank's situation changes.

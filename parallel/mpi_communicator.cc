@@ -46,10 +46,6 @@ void MpiRuntime::CheckIn() {
   if (launch_) launch_->CheckIn();
 }
 
-std::vector<std::string> MpiRuntime::hosts() const {
-  return launch_ ? launch_->hosts() : std::vector<std::string>{};
-}
-
 MpiRuntime::~MpiRuntime() {
   int finalized = 0;
   MPI_Finalized(&finalized);

@@ -40,8 +40,6 @@ class MpiRuntime {
   // Collective, once this rank is ready: LaunchCheck::CheckIn (ends the job
   // when a rank does not check in in time). No-op without a launch check.
   void CheckIn();
-  // Host of each rank; empty without a launch check.
-  std::vector<std::string> hosts() const;
 
  private:
   std::unique_ptr<LaunchCheck> launch_;

@@ -74,7 +74,7 @@ echo "coordinator: $COORD"
 
 PROMPTS=("The river keeps" "Once upon a time" "In the beginning" "A quiet stone")
 gen() {  # gen OUT_PREFIX PROMPT
-  "$BIN" client --server "$COORD" generate --prompt "$2" --max-tokens "${MAX_TOKENS:-240}" --ignore-eos \
+  "$BIN" client --server "$COORD" generate --prompt "$2" --max-tokens "$MAX_TOKENS" --ignore-eos \
     --temperature 0 --timeout 300 >"$1.txt" 2>"$1.err"
   echo $? >"$1.rc"
 }
