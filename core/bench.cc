@@ -141,8 +141,7 @@ BenchResult RunBench(LlamaModel& model, Communicator& comm, const BenchOptions& 
   const double mean_ctx = o.prompt_tokens + (o.gen_tokens + 1) / 2.0;
   const int64_t kv_local = static_cast<int64_t>(
       o.batch * mean_ctx *
-      KvBytesPerToken(c, model.shard().n_local_groups(),
-                      static_cast<int>(RowBytes(model.ops().kv_dtype(), 1))));
+      KvBytesPerToken(c, model.shard().n_local_groups(), model.ops().kv_dtype()));
   r.kv_bytes_per_step = SumOverRanks(comm, kv_local);
   r.achieved_gb_per_s =
       1e-9 * static_cast<double>(r.weight_bytes_per_step + r.kv_bytes_per_step) /

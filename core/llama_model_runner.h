@@ -22,9 +22,7 @@ class LlamaModelRunner : public ModelRunner {
   const RankShard& shard() const override { return model_.shard(); }
   int kv_blocks() const override { return cache_ ? cache_->n_blocks() : 0; }
   int kv_block_size() const override { return cache_ ? cache_->block_size() : 0; }
-  int kv_element_bytes() const override {
-    return static_cast<int>(RowBytes(model_.ops().kv_dtype(), 1));
-  }
+  DType kv_dtype() const override { return model_.ops().kv_dtype(); }
   int64_t weight_bytes() const override { return model_.weight_bytes().total(); }
   std::string device_name() const override { return model_.ops().name(); }
 

@@ -30,11 +30,11 @@ class ModelRunner {
   virtual const ModelConfig& config() const = 0;
   virtual const RankShard& shard() const = 0;
   // The KV cache this runner holds (0 blocks before AllocateKvCache): its
-  // blocks, tokens per block, and the bytes of one K or V element (4 for
-  // fp32, 2 for BF16).
+  // blocks, tokens per block, and the dtype K and V are stored in (sizes
+  // follow from RowBytes(kv_dtype(), head_dim)).
   virtual int kv_blocks() const = 0;
   virtual int kv_block_size() const = 0;
-  virtual int kv_element_bytes() const = 0;
+  virtual DType kv_dtype() const = 0;
   // Bytes of weights resident on this rank's device.
   virtual int64_t weight_bytes() const = 0;
   // "cpu", or "cuda:<device index>".
@@ -42,7 +42,7 @@ class ModelRunner {
 
   // K+V bytes one token occupies on this rank.
   int64_t kv_bytes_per_token() const {
-    return KvBytesPerToken(config(), shard().n_local_groups(), kv_element_bytes());
+    return KvBytesPerToken(config(), shard().n_local_groups(), kv_dtype());
   }
 };
 

@@ -32,10 +32,10 @@ std::string RangeText(Range r) {
 }  // namespace
 
 int64_t PlanReport::kv_bytes_per_token() const {
-  return KvBytesPerToken(config, config.n_kv_heads, static_cast<int>(kv_elem_bytes));
+  return KvBytesPerToken(config, config.n_kv_heads, kv_dtype);
 }
 int64_t PlanReport::mha_kv_bytes_per_token() const {
-  return KvBytesPerToken(config, config.n_heads, static_cast<int>(kv_elem_bytes));
+  return KvBytesPerToken(config, config.n_heads, kv_dtype);
 }
 int64_t PlanReport::total_weight_bytes() const {
   int64_t t = 0;
@@ -43,11 +43,12 @@ int64_t PlanReport::total_weight_bytes() const {
   return t;
 }
 
-StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size) {
+StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size, DType kv_dtype) {
   GS_ASSIGN_OR_RETURN(ShardPlan plan, ShardPlan::Make(src.config(), tp_size));
   PlanReport rep;
   rep.config = src.config();
   rep.tp_size = tp_size;
+  rep.kv_dtype = kv_dtype;
   rep.kv_replication = plan.kv_replication();
   for (const RankShard& s : plan.ranks()) {
     RankReport rr;
@@ -65,7 +66,7 @@ StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size) {
         default: rr.weights.layers += bytes;
       }
     }
-    rr.kv_bytes_per_token = plan.KvBytesPerToken(s.tp_rank, static_cast<int>(rep.kv_elem_bytes));
+    rr.kv_bytes_per_token = plan.KvBytesPerToken(s.tp_rank, rep.kv_dtype);
     rep.ranks.push_back(rr);
   }
   return rep;
@@ -80,8 +81,9 @@ std::string FormatPlanText(const PlanReport& r, int64_t context, int64_t batch) 
   o << "attention: N=" << c.n_heads << " query heads, G=" << c.n_kv_heads
     << " KV groups, N/G=" << c.group_size() << " ("
     << (c.n_kv_heads == c.n_heads ? "MHA" : c.n_kv_heads == 1 ? "MQA" : "GQA") << ")\n";
-  o << "KV cache (fp32): " << Human(r.kv_bytes_per_token()) << " per token (2*" << c.n_layers
-    << "*" << c.n_kv_heads << "*" << c.head_dim << "*" << r.kv_elem_bytes << " B)"
+  o << "KV cache (" << DTypeLowerName(r.kv_dtype) << "): " << Human(r.kv_bytes_per_token())
+    << " per token (2*" << c.n_layers << "*" << c.n_kv_heads << " rows of " << c.head_dim
+    << " in " << RowBytes(r.kv_dtype, c.head_dim) << " B)"
     << ", MHA would need " << Human(r.mha_kv_bytes_per_token()) << ": " << c.group_size()
     << "x less; " << context << " tokens x " << batch
     << " sequences: " << Human(r.kv_bytes_per_token() * context * batch) << "\n";
@@ -119,7 +121,7 @@ nlohmann::json PlanJson(const PlanReport& r, int64_t context, int64_t batch) {
   j["head_dim"] = c.head_dim;
   j["intermediate_size"] = c.intermediate_size;
   j["vocab_size"] = c.vocab_size;
-  j["kv_dtype"] = "f32";
+  j["kv_dtype"] = DTypeLowerName(r.kv_dtype);
   j["kv_bytes_per_token"] = r.kv_bytes_per_token();
   j["mha_kv_bytes_per_token"] = r.mha_kv_bytes_per_token();
   j["kv_reduction_vs_mha"] = c.group_size();

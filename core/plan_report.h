@@ -25,17 +25,21 @@ struct PlanReport {
   ModelConfig config;
   int tp_size = 1;
   int kv_replication = 1;
-  int64_t kv_elem_bytes = 4;  // the KV cache is fp32 on CPU
+  // The dtype the KV figures assume (every rank's kv_bytes_per_token is in it).
+  DType kv_dtype = DType::kF32;
   std::vector<RankReport> ranks;
 
-  // K and V bytes per token for the whole model on one device (2·L·G·hd·b).
+  // K and V bytes per token for the whole model on one device
+  // (2·L·G·RowBytes(kv_dtype, hd)).
   int64_t kv_bytes_per_token() const;
-  // The same for multi-head attention with N key/value heads (2·L·N·hd·b).
+  // The same for multi-head attention with N key/value heads.
   int64_t mha_kv_bytes_per_token() const;
   int64_t total_weight_bytes() const;
 };
 
-StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size);
+// The KV figures are for a cache of `kv_dtype`.
+StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size,
+                                    DType kv_dtype = DType::kF32);
 // `context` x `batch` tokens of cache are shown as well.
 std::string FormatPlanText(const PlanReport& r, int64_t context, int64_t batch);
 nlohmann::json PlanJson(const PlanReport& r, int64_t context, int64_t batch);

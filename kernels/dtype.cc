@@ -1,5 +1,6 @@
 #include "kernels/dtype.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 
@@ -77,6 +78,37 @@ const char* DTypeName(DType t) {
       return "Q4_1";
   }
   return "?";
+}
+
+const char* DTypeLowerName(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return "f32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kQ8_0:
+      return "q8_0";
+    case DType::kQ4_0:
+      return "q4_0";
+    case DType::kQ4_1:
+      return "q4_1";
+  }
+  return "?";
+}
+
+bool DTypeFromLowerName(const std::string& name, DType* t) {
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (DType d : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
+                  DType::kQ4_1}) {
+    if (lower == DTypeLowerName(d)) {
+      *t = d;
+      return true;
+    }
+  }
+  return false;
 }
 
 float HalfToFloat(uint16_t h) {

@@ -16,6 +16,11 @@ int64_t BlockBytes(DType t);
 // Bytes of a row of `n` elements; n must be a multiple of BlockElems.
 inline int64_t RowBytes(DType t, int64_t n) { return n / BlockElems(t) * BlockBytes(t); }
 const char* DTypeName(DType t);
+// The lowercase spelling of flags and reports: "f32", "f16", "bf16", "q8_0",
+// "q4_0", "q4_1".
+const char* DTypeLowerName(DType t);
+// The inverse of DTypeLowerName (case-insensitive); false for other names.
+bool DTypeFromLowerName(const std::string& name, DType* t);
 
 float HalfToFloat(uint16_t h);
 float BFloat16ToFloat(uint16_t b);

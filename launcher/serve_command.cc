@@ -62,9 +62,9 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
       // The budget is per rank; the rank holding the most groups sets the count.
       int groups = 0;
       for (const RankShard& r : plan.ranks()) groups = std::max(groups, r.n_local_groups());
-      // fp32 K/V on the CPU, BF16 on a GPU.
+      // In the cache's dtype: smaller dtypes fit more blocks in the budget.
       const int64_t block_bytes =
-          KvBytesPerToken(plan.shape(), groups, runner.kv_element_bytes()) *
+          KvBytesPerToken(plan.shape(), groups, runner.kv_dtype()) *
           o.serve.engine.block_size;
       setup[0] = static_cast<int32_t>(o.kv_cache_mb * (1 << 20) / static_cast<double>(block_bytes));
       if (setup[0] < 1) {

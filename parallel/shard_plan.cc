@@ -111,8 +111,8 @@ int ShardPlan::LocalGroupOfHead(int r, int j) const {
   return global_head / shape_.group_size() - static_cast<int>(s.kv_groups.begin);
 }
 
-int64_t ShardPlan::KvBytesPerToken(int r, int element_bytes) const {
-  return gs::KvBytesPerToken(shape_, rank(r).n_local_groups(), element_bytes);
+int64_t ShardPlan::KvBytesPerToken(int r, DType kv_dtype) const {
+  return gs::KvBytesPerToken(shape_, rank(r).n_local_groups(), kv_dtype);
 }
 
 }  // namespace gs

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dtype.h"
 #include "kernels/range.h"
 #include "kernels/status.h"
 #include "parallel/model_shape.h"
@@ -44,9 +45,9 @@ class ShardPlan {
   // Local group index (within rank r's kv_groups) of rank r's local head j.
   int LocalGroupOfHead(int r, int j) const;
   const ModelShape& shape() const { return shape_; }
-  // K and V bytes one token of context occupies on rank r (KvBytesPerToken
-  // with its groups).
-  int64_t KvBytesPerToken(int r, int element_bytes) const;
+  // K and V bytes one token of context occupies on rank r with a cache of
+  // `kv_dtype` (KvBytesPerToken with its groups).
+  int64_t KvBytesPerToken(int r, DType kv_dtype) const;
 
  private:
   ModelShape shape_;
@@ -55,10 +56,12 @@ class ShardPlan {
 };
 
 // K and V bytes one token of context occupies in a cache holding `n_groups`
-// KV groups of every layer, with elements of `element_bytes`:
-// 2 · L · n_groups · hd · bytes. The one formula for KV-cache sizes.
-inline int64_t KvBytesPerToken(const ModelShape& shape, int n_groups, int element_bytes) {
-  return 2LL * shape.n_layers * n_groups * shape.head_dim * element_bytes;
+// KV groups of every layer, each row of head_dim elements stored in
+// `kv_dtype`: 2 · L · n_groups · RowBytes(kv_dtype, hd). Per row, not per
+// element: a Q8_0 row is 34 bytes per 32 elements. The one formula for
+// KV-cache sizes.
+inline int64_t KvBytesPerToken(const ModelShape& shape, int n_groups, DType kv_dtype) {
+  return 2LL * shape.n_layers * n_groups * RowBytes(kv_dtype, shape.head_dim);
 }
 
 // Splits [0, n) into `parts` contiguous ranges whose sizes differ by at most

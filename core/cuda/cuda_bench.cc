@@ -74,7 +74,7 @@ std::vector<BenchRow> RunBench(const BenchOptions& opt) {
   const int max_ctx = std::max(opt.context + opt.decode_steps + 8, opt.prefill_tokens / 4);
   const int max_blocks = (max_ctx + kBlockSize - 1) / kBlockSize;
   std::unique_ptr<KvCache> cache = model->MakeKvCache(max_batch * max_blocks, kBlockSize);
-  const int64_t kv_bytes_per_token = KvBytesPerToken(c, c.n_kv_heads, 2);  // BF16
+  const int64_t kv_bytes_per_token = KvBytesPerToken(c, c.n_kv_heads, cache->dtype());
   cudaEvent_t e0, e1;
   CUDA_CHECK(cudaEventCreate(&e0));
   CUDA_CHECK(cudaEventCreate(&e1));

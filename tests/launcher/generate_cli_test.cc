@@ -197,6 +197,7 @@ TEST(PlanCliTest, PerRankJsonMatchesTheShardPlan) {
   EXPECT_EQ(j["n_kv_heads"], 3);
   EXPECT_EQ(j["kv_reduction_vs_mha"], 3);
   // 2 * layers * G * head_dim * 4 bytes.
+  EXPECT_EQ(j["kv_dtype"], "f32");
   EXPECT_EQ(j["kv_bytes_per_token"], 2 * 2 * 3 * 32 * 4);
   EXPECT_EQ(j["mha_kv_bytes_per_token"], 2 * 2 * 9 * 32 * 4);
   EXPECT_EQ(j["kv_bytes_context_batch"], 2 * 2 * 3 * 32 * 4 * 1024 * 4);
@@ -215,6 +216,9 @@ TEST(PlanCliTest, TextShowsTheGroupsAndRefusesBadSizes) {
             0)
       << out;
   EXPECT_NE(out.find("N=9 query heads, G=3 KV groups, N/G=3"), std::string::npos) << out;
+  // The dtype the KV figures assume, and a row's bytes in it (32 x fp32).
+  EXPECT_NE(out.find("KV cache (f32): "), std::string::npos) << out;
+  EXPECT_NE(out.find("rows of 32 in 128 B"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(RunCommand(GroupshardBin() + " plan --tp 4 --model " +
                            gs::testing::DataPath("models/g9x3.gguf"),

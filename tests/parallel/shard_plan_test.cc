@@ -110,11 +110,23 @@ TEST(ShardPlanTest, KvBytesPerTokenIsTwoLayersGroupsHeadDimBytes) {
   // SmolLM2-135M: 30 layers, 9 heads in 3 groups of head_dim 64 (DESIGN.md table).
   ModelShape c = Shape(9, 3, 64, 1536, 49152);
   c.n_layers = 30;
-  EXPECT_EQ(KvBytesPerToken(c, 3, 2), 2 * 30 * 3 * 64 * 2);  // BF16, all groups
+  EXPECT_EQ(KvBytesPerToken(c, 3, DType::kBF16), 2 * 30 * 3 * 64 * 2);  // all groups
   auto plan = ShardPlan::Make(c, 2);
   ASSERT_TRUE(plan.ok());
-  EXPECT_EQ(plan->KvBytesPerToken(0, 2), 15 * 1024);  // groups 0-1: 15 KiB
-  EXPECT_EQ(plan->KvBytesPerToken(1, 2), 7680);       // group 2: 7.5 KiB
+  EXPECT_EQ(plan->KvBytesPerToken(0, DType::kBF16), 15 * 1024);  // groups 0-1: 15 KiB
+  EXPECT_EQ(plan->KvBytesPerToken(1, DType::kBF16), 7680);       // group 2: 7.5 KiB
+}
+
+TEST(ShardPlanTest, KvBytesPerTokenCountsWholeRowsOfTheCacheDType) {
+  ModelShape c = Shape(9, 3, 64, 1536, 49152);
+  c.n_layers = 30;
+  EXPECT_EQ(KvBytesPerToken(c, 3, DType::kF32), 2 * 30 * 3 * 64 * 4);
+  EXPECT_EQ(KvBytesPerToken(c, 3, DType::kF16), 2 * 30 * 3 * 64 * 2);
+  // Q8_0: two blocks of 32 per row of 64, each an fp16 scale and 32 int8.
+  EXPECT_EQ(KvBytesPerToken(c, 3, DType::kQ8_0), 2 * 30 * 3 * 2 * 34);
+  auto plan = ShardPlan::Make(c, 2);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->KvBytesPerToken(1, DType::kQ8_0), 2 * 30 * 1 * 68);
 }
 
 }  // namespace

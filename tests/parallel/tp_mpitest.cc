@@ -167,11 +167,13 @@ TEST_F(TensorParallelTest, EachRankHoldsWhatPlanSays) {
     auto src = WeightSource::Open(path);
     ASSERT_TRUE(src.ok());
     if (!ShardPlan::Make((*src)->config(), comm_.size()).ok()) continue;
-    auto rep = MakePlanReport(**src, comm_.size());
-    auto rep1 = MakePlanReport(**src, 1);
-    ASSERT_TRUE(rep.ok() && rep1.ok());
     auto rm = LoadRankModel(path, comm_);
     ASSERT_TRUE(rm.ok());
+    // The plan's KV figures in the dtype of the cache the model makes.
+    const DType kv_dtype = rm->model->ops().kv_dtype();
+    auto rep = MakePlanReport(**src, comm_.size(), kv_dtype);
+    auto rep1 = MakePlanReport(**src, 1, kv_dtype);
+    ASSERT_TRUE(rep.ok() && rep1.ok());
     const WeightBytes& real = rm->model->weight_bytes();
     const RankReport& planned = rep->ranks[comm_.rank()];
     EXPECT_EQ(real.layers, planned.weights.layers);
