@@ -87,7 +87,24 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
 
 void MpiCommunicator::AllReduceSum(float* data, size_t n) {
   if (size_ == 1) return;
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_));
+  if (size_ == 2) {
+    // One addition per element: either order gives the same bits.
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_));
+    return;
+  }
+  // Open MPI chooses its all-reduce algorithm by message size, and the
+  // algorithms add three or more ranks' values in different orders: the same
+  // token then came out with other low bits in a step of another size (enough
+  // to flip a near tie in greedy decoding). Gather and add in rank order.
+  gathered_.resize(n * static_cast<size_t>(size_));
+  MPI_CHECK(MPI_Allgather(data, static_cast<int>(n), MPI_FLOAT, gathered_.data(),
+                          static_cast<int>(n), MPI_FLOAT, comm_));
+  const float* g = gathered_.data();
+  for (size_t i = 0; i < n; ++i) data[i] = g[i];
+  for (int r = 1; r < size_; ++r) {
+    const float* gr = g + static_cast<size_t>(r) * n;
+    for (size_t i = 0; i < n; ++i) data[i] += gr[i];
+  }
 }
 
 void MpiCommunicator::AllGather(const void* send, size_t bytes, void* recv) {

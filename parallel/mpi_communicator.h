@@ -62,6 +62,9 @@ class MpiCommunicator : public Communicator {
   explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD);
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  // Adds the ranks' values in rank order, whatever n: a token's result does
+  // not depend on how many tokens share the step (batching and prefix-cache
+  // hits give the same bits), and every rank gets the same bits.
   void AllReduceSum(float* data, size_t n) override;
   void AllGather(const void* send, size_t bytes, void* recv) override;
   void GatherV(const float* send, const std::vector<int>& counts, float* recv, int root) override;
@@ -77,6 +80,7 @@ class MpiCommunicator : public Communicator {
   int rank_ = 0;
   int size_ = 1;
   std::vector<int> displs_;
+  std::vector<float> gathered_;  // AllReduceSum with 3 or more ranks: every rank's values
 };
 
 }  // namespace gs
