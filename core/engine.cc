@@ -10,7 +10,7 @@ namespace gs {
 Engine::Engine(ModelRunner& runner, Communicator& comm, const EngineOptions& options)
     : runner_(runner),
       channel_(comm),
-      blocks_(options.n_blocks, options.block_size),
+      blocks_(options.n_blocks, options.block_size, options.prefix_cache),
       scheduler_(blocks_, options.scheduler) {
   CHECK_EQ(comm.rank(), 0);
   CHECK_EQ(runner.kv_blocks(), options.n_blocks);

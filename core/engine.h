@@ -21,6 +21,8 @@ namespace gs {
 struct EngineOptions {
   int n_blocks = 256;
   int block_size = 16;
+  // Reuse the cached KV blocks of prompts' leading tokens (BlockManager).
+  bool prefix_cache = true;
   SchedulerOptions scheduler;
 };
 
@@ -64,7 +66,12 @@ class Engine {
 
   int n_waiting() const { return scheduler_.n_waiting(); }
   int n_running() const { return scheduler_.n_running(); }
+  // Blocks no sequence references (free or evictable cached ones).
   int free_blocks() const { return blocks_.n_free(); }
+  int cached_blocks() const { return blocks_.n_cached(); }
+  bool prefix_cache() const { return blocks_.prefix_cache(); }
+  int64_t prefix_hit_tokens() const { return scheduler_.prefix_hit_tokens(); }
+  int64_t prefix_query_tokens() const { return scheduler_.prefix_query_tokens(); }
   int total_blocks() const { return blocks_.n_blocks(); }
   int block_size() const { return blocks_.block_size(); }
   int64_t n_preemptions() const { return scheduler_.n_preemptions(); }

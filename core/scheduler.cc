@@ -65,8 +65,7 @@ std::vector<ScheduledChunk> Scheduler::Schedule() {
       Preempt(victim);
       continue;
     }
-    blocks_.Grow(s, s.n_computed + n);
-    out.push_back({&s, s.n_computed, n, s.n_computed + n == s.n_tokens()});
+    Place(s, n, out);
     budget -= n;
     ++i;
   }
@@ -77,10 +76,17 @@ std::vector<ScheduledChunk> Scheduler::Schedule() {
   while (!waiting_.empty() && budget > 0 &&
          static_cast<int>(running_.size()) < options_.max_running) {
     Sequence& s = *waiting_.front();
+    const int hit = blocks_.AcquireCachedPrefix(s);
     const int n = std::min(s.n_tokens() - s.n_computed, budget);
-    if (!blocks_.CanGrow(s, s.n_computed + n)) break;
-    blocks_.Grow(s, s.n_computed + n);
-    out.push_back({&s, s.n_computed, n, s.n_computed + n == s.n_tokens()});
+    if (!blocks_.CanGrow(s, s.n_computed + n)) {
+      // It waits; its cached blocks go back to the pool, still cached.
+      blocks_.Release(s);
+      s.n_computed = 0;
+      break;
+    }
+    prefix_query_tokens_ += s.n_tokens();
+    prefix_hit_tokens_ += hit;
+    Place(s, n, out);
     budget -= n;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
@@ -88,10 +94,25 @@ std::vector<ScheduledChunk> Scheduler::Schedule() {
   return out;
 }
 
+void Scheduler::Place(Sequence& s, int n, std::vector<ScheduledChunk>& out) {
+  blocks_.Grow(s, s.n_computed + n);
+  // The blocks this chunk writes must be its own: a cached or shared block
+  // holds keys and values that others read.
+  const int B = blocks_.block_size();
+  for (int j = s.n_computed / B; j < blocks_.BlocksFor(s.n_computed + n); ++j) {
+    CHECK(blocks_.Writable(s.block_table[j]))
+        << "sequence " << s.id << " would write block " << s.block_table[j] << " (refs "
+        << blocks_.ref_count(s.block_table[j]) << ", cached " << blocks_.is_cached(s.block_table[j])
+        << ")";
+  }
+  out.push_back({&s, s.n_computed, n, s.n_computed + n == s.n_tokens()});
+}
+
 void Scheduler::Commit(const std::vector<ScheduledChunk>& chunks) {
   for (const ScheduledChunk& c : chunks) {
     CHECK_EQ(c.seq->n_computed, c.start);
     c.seq->n_computed += c.n_tokens;
+    blocks_.CacheComputed(*c.seq);
   }
 }
 

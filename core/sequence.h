@@ -18,6 +18,7 @@ struct Sequence {
   int n_prompt = 0;
   int n_computed = 0;           // leading tokens whose K/V are in the cache
   std::vector<int32_t> block_table;
+  std::vector<uint64_t> block_hashes;  // chain hashes of its leading full, computed blocks
   int max_tokens = 0;           // generated tokens allowed
   std::vector<int32_t> eos_ids; // generation ends after emitting one of these
   int64_t arrival = 0;          // admission order; larger is newer

@@ -17,3 +17,11 @@ if(TARGET nccl_mpitest)
   add_test(NAME nccl_np2 COMMAND ${GS_MPIRUN} -np 2 $<TARGET_FILE:nccl_mpitest>)
   set_tests_properties(nccl_np2 PROPERTIES TIMEOUT 300 PROCESSORS 2)
 endif()
+
+# Prefix caching: greedy tokens equal with and without cache hits, at P = 1,
+# 2 (3 groups split 2 + 1) and 3.
+foreach(np 1 2 3)
+  add_test(NAME engine_prefix_cache_np${np}
+           COMMAND ${GS_MPIRUN} -np ${np} $<TARGET_FILE:engine_prefix_cache_mpitest>)
+  set_tests_properties(engine_prefix_cache_np${np} PROPERTIES TIMEOUT 600 PROCESSORS ${np})
+endforeach()
