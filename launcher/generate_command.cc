@@ -194,6 +194,7 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   EngineOptions eo;
   eo.n_blocks = setup[0];
   eo.block_size = o.block_size;
+  eo.prefix_cache = false;  // one request: nothing to share
   Engine engine(runner, comm, eo);
   GenerateRequest req;
   req.id = 1;

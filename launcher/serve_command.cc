@@ -23,6 +23,7 @@ struct ServeCliOpts {
   std::string device;  // "" = cuda when usable, else cpu
   kernels::Activations act = kernels::Activations::kInt8;
   double launch_timeout = 30;  // --launch-timeout
+  bool no_prefix_cache = false;
 };
 
 int RunServe(ServeCliOpts o, int* argc, char*** argv) {
@@ -82,13 +83,16 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
     return 0;
   }
   o.serve.engine.n_blocks = setup[0];
+  o.serve.engine.prefix_cache = !o.no_prefix_cache;
   Status st =
       ServeOnLeader(o.serve, runner, comm, plan, *tok, *stop, [&](const std::string& address) {
         std::printf("groupshard serving on %s\n", address.c_str());
         std::fflush(stdout);
-        Log()->info("serving {} on {}: {} rank(s) on {}, {} KV blocks of {} tokens, pid {}",
-                    o.serve.model_path, address, comm.size(), DeviceName(rm->device), setup[0],
-                    o.serve.engine.block_size, static_cast<int>(getpid()));
+        Log()->info(
+            "serving {} on {}: {} rank(s) on {}, {} KV blocks of {} tokens, prefix cache {}, pid {}",
+            o.serve.model_path, address, comm.size(), DeviceName(rm->device), setup[0],
+            o.serve.engine.block_size, o.serve.engine.prefix_cache ? "on" : "off",
+            static_cast<int>(getpid()));
       });
   if (!st.ok()) {
     Log()->error("groupshard serve: {}", st.ToString());
@@ -128,6 +132,9 @@ RunFn AddServeCommand(CLI::App& app) {
                  "Sequences decoding at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_flag("--no-prefix-cache", o->no_prefix_cache,
+               "Compute every prompt in full: no reuse of the KV blocks of earlier requests' "
+               "leading tokens");
   app.add_option("--max-queue", o->serve.max_queue,
                  "Requests waiting beyond the running set before RESOURCE_EXHAUSTED")
       ->check(CLI::NonNegativeNumber)

@@ -210,6 +210,9 @@ std::vector<BackendGauges> BackendPool::Gauges() const {
     g.running = b->info.running();
     g.kv_total_blocks = b->info.kv_total_blocks();
     g.kv_free_blocks = b->info.kv_free_blocks();
+    g.kv_cached_blocks = b->info.kv_cached_blocks();
+    g.prefix_hit_tokens = b->info.prefix_hit_tokens();
+    g.prefix_query_tokens = b->info.prefix_query_tokens();
     out.push_back(g);
   }
   return out;

@@ -233,6 +233,8 @@ grpc::Status CoordinatorService::ModelInfo(grpc::ServerContext* ctx, const pb::M
                                                 auto& q, auto* r) { return s.ModelInfo(c, q, r); });
   if (!st.ok()) return st;
   int64_t load = 0, queue = 0, running = 0, total = 0, free = 0, preemptions = 0, steps = 0;
+  int64_t cached = 0, hit = 0, query = 0;
+  bool prefix_cache = false;
   for (const pb::ModelInfoResponse& i : pool_.HealthyInfos()) {
     load += i.load();
     queue += i.queue_depth();
@@ -241,6 +243,10 @@ grpc::Status CoordinatorService::ModelInfo(grpc::ServerContext* ctx, const pb::M
     free += i.kv_free_blocks();
     preemptions += i.preemptions();
     steps += i.steps();
+    cached += i.kv_cached_blocks();
+    hit += i.prefix_hit_tokens();
+    query += i.prefix_query_tokens();
+    prefix_cache = prefix_cache || i.prefix_cache();
   }
   resp->set_load(load);
   resp->set_queue_depth(static_cast<int32_t>(queue));
@@ -249,6 +255,10 @@ grpc::Status CoordinatorService::ModelInfo(grpc::ServerContext* ctx, const pb::M
   resp->set_kv_free_blocks(static_cast<int32_t>(free));
   resp->set_preemptions(preemptions);
   resp->set_steps(steps);
+  resp->set_kv_cached_blocks(static_cast<int32_t>(cached));
+  resp->set_prefix_hit_tokens(hit);
+  resp->set_prefix_query_tokens(query);
+  resp->set_prefix_cache(prefix_cache);
   resp->set_draining(false);
   return grpc::Status::OK;
 }

@@ -173,6 +173,10 @@ grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelIn
   resp->set_load(st.load);
   resp->set_draining(st.draining);
   resp->set_kv_bytes_per_token_rank0(info_.kv_bytes_per_token_rank0);
+  resp->set_kv_cached_blocks(st.kv_cached_blocks);
+  resp->set_prefix_hit_tokens(st.prefix_hit_tokens);
+  resp->set_prefix_query_tokens(st.prefix_query_tokens);
+  resp->set_prefix_cache(st.prefix_cache);
   return grpc::Status::OK;
 }
 

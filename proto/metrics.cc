@@ -148,8 +148,17 @@ std::string Metrics::Render(const std::vector<BackendGauges>& backends) const {
        &BackendGauges::queue_depth},
       {"groupshard_backend_running", "gauge", "Sequences in the backend's running set.",
        &BackendGauges::running},
-      {"groupshard_backend_kv_blocks_free", "gauge", "Free KV-cache blocks (each rank).",
+      {"groupshard_backend_kv_blocks_free", "gauge",
+       "KV-cache blocks no sequence references, cached ones included (each rank).",
        &BackendGauges::kv_free_blocks},
+      {"groupshard_backend_kv_blocks_cached", "gauge",
+       "KV-cache blocks holding a cached prompt prefix (each rank).",
+       &BackendGauges::kv_cached_blocks},
+      {"groupshard_backend_prefix_hit_tokens_total", "counter",
+       "Prompt tokens found in the backend's prefix cache.", &BackendGauges::prefix_hit_tokens},
+      {"groupshard_backend_prefix_query_tokens_total", "counter",
+       "Prompt tokens looked up in the backend's prefix cache.",
+       &BackendGauges::prefix_query_tokens},
   };
   Header("groupshard_backend_healthy", "gauge", "1 when the backend passes its health checks.",
          &out);
@@ -164,10 +173,20 @@ std::string Metrics::Render(const std::vector<BackendGauges>& backends) const {
            static_cast<double>(b.*(g.field)), &out);
     }
   }
-  Header("groupshard_backend_kv_blocks_used", "gauge", "Used KV-cache blocks (each rank).", &out);
+  Header("groupshard_backend_kv_blocks_used", "gauge",
+         "KV-cache blocks referenced by a sequence (each rank).", &out);
   for (const BackendGauges& b : backends) {
     Line("groupshard_backend_kv_blocks_used", "backend=\"" + EscapeLabelValue(b.address) + "\"",
          static_cast<double>(b.kv_total_blocks - b.kv_free_blocks), &out);
+  }
+  Header("groupshard_backend_prefix_hit_rate", "gauge",
+         "Prefix-cache hit tokens over prompt tokens looked up, since the backend started.", &out);
+  for (const BackendGauges& b : backends) {
+    const double rate = b.prefix_query_tokens > 0 ? static_cast<double>(b.prefix_hit_tokens) /
+                                                        static_cast<double>(b.prefix_query_tokens)
+                                                  : 0.0;
+    Line("groupshard_backend_prefix_hit_rate", "backend=\"" + EscapeLabelValue(b.address) + "\"",
+         rate, &out);
   }
   return out;
 }

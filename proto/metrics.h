@@ -35,7 +35,10 @@ struct BackendGauges {
   int64_t queue_depth = 0;
   int64_t running = 0;
   int64_t kv_total_blocks = 0;
-  int64_t kv_free_blocks = 0;
+  int64_t kv_free_blocks = 0;    // referenced by no sequence, cached ones included
+  int64_t kv_cached_blocks = 0;  // holding a cached prefix block
+  int64_t prefix_hit_tokens = 0;
+  int64_t prefix_query_tokens = 0;
 };
 
 // Thread-safe; every method may be called from any thread.

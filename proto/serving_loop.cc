@@ -89,6 +89,10 @@ void ServingLoop::Publish(bool draining) {
   ServingStats s;
   s.kv_total_blocks = engine_.total_blocks();
   s.kv_free_blocks = engine_.free_blocks();
+  s.kv_cached_blocks = engine_.cached_blocks();
+  s.prefix_hit_tokens = engine_.prefix_hit_tokens();
+  s.prefix_query_tokens = engine_.prefix_query_tokens();
+  s.prefix_cache = engine_.prefix_cache();
   s.kv_block_size = engine_.block_size();
   s.queue_depth = engine_.n_waiting() + queue_.pending();
   s.running = engine_.n_running();

@@ -23,7 +23,11 @@ namespace gs {
 // Counters for ModelInfo, refreshed by the loop after every step.
 struct ServingStats {
   int kv_total_blocks = 0;
-  int kv_free_blocks = 0;
+  int kv_free_blocks = 0;  // referenced by no sequence (cached ones included)
+  int kv_cached_blocks = 0;
+  int64_t prefix_hit_tokens = 0;
+  int64_t prefix_query_tokens = 0;
+  bool prefix_cache = false;
   int kv_block_size = 0;
   int queue_depth = 0;  // accepted, not yet running
   int running = 0;

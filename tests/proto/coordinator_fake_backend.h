@@ -134,6 +134,10 @@ class FakeBackend final : public fake_pb::Inference::Service {
     resp->set_tp_size(2);
     resp->set_kv_total_blocks(100);
     resp->set_kv_free_blocks(90);
+    resp->set_kv_cached_blocks(40);
+    resp->set_prefix_hit_tokens(300);
+    resp->set_prefix_query_tokens(400);
+    resp->set_prefix_cache(true);
     resp->set_load(load.load());
     return grpc::Status::OK;
   }

@@ -226,6 +226,10 @@ TEST_F(CoordinatorHttpTest, MetricsParseAndCountersMatchRequestsSent) {
   EXPECT_EQ(s["groupshard_backend_healthy" + ba], 1);
   EXPECT_EQ(s["groupshard_backend_kv_blocks_used" + ba], 10);
   EXPECT_EQ(s["groupshard_backend_kv_blocks_free" + bb], 90);
+  EXPECT_EQ(s["groupshard_backend_kv_blocks_cached" + ba], 40);
+  EXPECT_EQ(s["groupshard_backend_prefix_hit_tokens_total" + bb], 300);
+  EXPECT_EQ(s["groupshard_backend_prefix_query_tokens_total" + ba], 400);
+  EXPECT_DOUBLE_EQ(s["groupshard_backend_prefix_hit_rate" + ba], 0.75);
 
   // A parser we did not write, when it is installed.
   std::string out;

@@ -269,6 +269,10 @@ TEST_F(CoordinatorRoutingTest, TokenizeDetokenizeAndModelInfoAreForwarded) {
   EXPECT_EQ(mi.model(), "/models/fake.gguf");
   EXPECT_EQ(mi.load(), 12);
   EXPECT_EQ(mi.kv_total_blocks(), 200);
+  EXPECT_EQ(mi.kv_cached_blocks(), 80) << "summed over the healthy backends";
+  EXPECT_EQ(mi.prefix_hit_tokens(), 600);
+  EXPECT_EQ(mi.prefix_query_tokens(), 800);
+  EXPECT_TRUE(mi.prefix_cache());
 }
 
 }  // namespace

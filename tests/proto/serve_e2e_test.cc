@@ -111,7 +111,11 @@ TEST(ServeE2E, ConcurrentGreedyMatchesAloneFixture) {
   }
   EXPECT_EQ(info.tp_size(), 2);
   EXPECT_EQ(info.shards_size(), 2);
+  // No block referenced; the blocks of finished requests may stay cached.
   EXPECT_EQ(info.kv_free_blocks(), info.kv_total_blocks());
+  // The concurrent run found the full blocks the lone runs left cached.
+  EXPECT_TRUE(info.prefix_cache());
+  EXPECT_GT(info.prefix_hit_tokens(), 0);
   EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
 }
 
@@ -250,8 +254,67 @@ TEST(ServeE2E, SmallCacheForcesPreemptionAndStaysCorrect) {
   ExpectConcurrentMatchesAlone(client, reqs);
   const pb::ModelInfoResponse info = Info(client);
   EXPECT_GT(info.preemptions(), 0);
+  EXPECT_GT(info.prefix_hit_tokens(), 0);
   EXPECT_EQ(info.kv_free_blocks(), 16);
   EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+}
+
+// Requests sharing leading tokens, through a server with the prefix cache and
+// one started with --no-prefix-cache: the same tokens, and ModelInfo counts
+// exactly the blocks that were reused.
+TEST(ServeE2E, PrefixCacheReusesBlocksAndNoPrefixCacheTurnsItOff) {
+  std::mt19937 rng(5);
+  std::vector<int32_t> base;
+  for (int i = 0; i < 70; ++i) base.push_back(3 + static_cast<int>(rng() % 250));
+  auto request = [](const std::vector<int32_t>& ids) {
+    pb::GenerateRequest r;
+    for (int32_t t : ids) r.add_prompt_token_ids(t);
+    r.set_max_tokens(12);
+    r.set_ignore_eos(true);
+    r.mutable_sampling()->set_temperature(0.0f);
+    return r;
+  };
+  std::vector<int32_t> other(base.begin(), base.begin() + 40);  // 2 blocks of 16 shared
+  for (int i = 0; i < 9; ++i) other.push_back(253 - i);
+  const std::vector<pb::GenerateRequest> reqs = {request(base), request(base), request(other)};
+  std::vector<std::vector<int32_t>> outputs[2];
+  for (const bool cache : {true, false}) {
+    SCOPED_TRACE(cache ? "prefix cache" : "--no-prefix-cache");
+    testing::ServerProcess server;
+    std::string why;
+    std::vector<std::string> args = {"--kv-blocks", "64", "--block-size", "16"};
+    if (!cache) args.push_back("--no-prefix-cache");
+    ASSERT_TRUE(server.Start(testing::DataPath("models/g9x3.gguf"), 2, args, &why)) << why;
+    InferenceClient client(server.address());
+    for (const auto& r : reqs) {
+      Outcome o = RunRequest(client, r);
+      ASSERT_TRUE(o.status.ok()) << o.status.error_message();
+      ASSERT_EQ(o.ids.size(), 12u);
+      outputs[cache ? 0 : 1].push_back(o.ids);
+    }
+    pb::ModelInfoResponse info = Info(client);
+    for (int i = 0; i < 20 && info.kv_free_blocks() != info.kv_total_blocks(); ++i) {
+      std::this_thread::sleep_for(milliseconds(50));
+      info = Info(client);
+    }
+    EXPECT_EQ(info.kv_free_blocks(), info.kv_total_blocks()) << "no block referenced at the end";
+    EXPECT_EQ(info.prefix_cache(), cache);
+    EXPECT_EQ(info.prefix_query_tokens(), 70 + 70 + 49);
+    if (cache) {
+      // The second finds the first's 4 full blocks, the third its first 2;
+      // what the first computed, output included, stays cached: 81 tokens
+      // computed (70 + 11 decoded) make 5 full blocks.
+      EXPECT_EQ(info.prefix_hit_tokens(), 64 + 32);
+      EXPECT_GE(info.kv_cached_blocks(), 5);
+    } else {
+      EXPECT_EQ(info.prefix_hit_tokens(), 0);
+      EXPECT_EQ(info.kv_cached_blocks(), 0);
+    }
+    EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  ASSERT_EQ(outputs[0].size(), 3u);
+  EXPECT_EQ(outputs[0][0], outputs[0][1]);
 }
 
 TEST(ServeE2E, DisconnectFreesBlocksWithinOneSecond) {
