@@ -25,7 +25,54 @@ struct BenchServeOpts {
   std::string prompt = "Write a short story about a lighthouse keeper.";
   bool json = false;
   double timeout_s = 600;
+  int shared_prefix_tokens = 0;  // 0: every request sends `prompt`
+  int question_tokens = 32;
 };
+
+constexpr const char* kSystemText =
+    "You are a careful assistant for a public library. Answer questions about opening hours, "
+    "borrowing rules, the reading rooms, the archive of local newspapers and the children's "
+    "section. Be brief and polite, say when you do not know, and never invent a rule. ";
+
+std::vector<int32_t> Tokenize(InferenceClient& client, const std::string& text, bool special,
+                              grpc::Status* st) {
+  pb::TokenizeRequest req;
+  req.set_text(text);
+  req.set_add_special(special);
+  pb::TokenizeResponse resp;
+  *st = client.Tokenize(req, &resp);
+  return std::vector<int32_t>(resp.token_ids().begin(), resp.token_ids().end());
+}
+
+// --shared-prefix-tokens: one system prompt of exactly `n_prefix` tokens,
+// then a question of exactly `n_question` tokens for each request, different
+// from its first token on, as token ids so that the requests share exactly
+// the prefix.
+grpc::Status SharedPrefixPrompts(InferenceClient& client, int n_requests, int n_prefix,
+                                 int n_question, std::vector<std::vector<int32_t>>* out) {
+  grpc::Status st;
+  std::vector<int32_t> prefix = Tokenize(client, kSystemText, true, &st);
+  const std::vector<int32_t> more = Tokenize(client, kSystemText, false, &st);
+  if (!st.ok()) return st;
+  if (more.empty()) return grpc::Status(grpc::StatusCode::INTERNAL, "the system prompt has no tokens");
+  while (static_cast<int>(prefix.size()) < n_prefix) prefix.insert(prefix.end(), more.begin(), more.end());
+  prefix.resize(static_cast<size_t>(n_prefix));
+  const std::vector<int32_t> filler = Tokenize(client, " Please answer in one sentence.", false, &st);
+  if (!st.ok()) return st;
+  for (int i = 0; i < n_requests; ++i) {
+    std::vector<int32_t> q =
+        Tokenize(client, std::to_string(i + 1) + ". Does the library open at " +
+                             std::to_string(7 + i % 5) + " on day " + std::to_string(i) + "?",
+                 false, &st);
+    if (!st.ok()) return st;
+    while (static_cast<int>(q.size()) < n_question) q.insert(q.end(), filler.begin(), filler.end());
+    q.resize(static_cast<size_t>(n_question));
+    std::vector<int32_t> p = prefix;
+    p.insert(p.end(), q.begin(), q.end());
+    out->push_back(std::move(p));
+  }
+  return grpc::Status::OK;
+}
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0.0;
@@ -40,6 +87,22 @@ int RunBenchServe(const BenchServeOpts& o) {
     std::cerr << "groupshard bench serve: cannot connect to " << o.server << "\n";
     return 1;
   }
+  const int n_requests = o.streams * o.rounds;
+  std::vector<std::vector<int32_t>> prompts;
+  if (o.shared_prefix_tokens > 0) {
+    grpc::Status st = SharedPrefixPrompts(client, n_requests, o.shared_prefix_tokens,
+                                          o.question_tokens, &prompts);
+    if (!st.ok()) {
+      std::cerr << "groupshard bench serve: tokenizing the prompts: " << st.error_message() << "\n";
+      return 1;
+    }
+  }
+  // The server's prefix-cache counters before and after: what prefill computed.
+  pb::ModelInfoResponse before, after;
+  if (grpc::Status st = client.ModelInfo(&before); !st.ok()) {
+    std::cerr << "groupshard bench serve: ModelInfo: " << st.error_message() << "\n";
+    return 1;
+  }
   std::mutex mu;
   std::vector<double> ttft, itl;
   int64_t tokens = 0;
@@ -52,7 +115,11 @@ int RunBenchServe(const BenchServeOpts& o) {
       for (int r = 0; r < o.rounds; ++r) {
         pb::GenerateRequest req;
         req.set_request_id("bench-" + std::to_string(s) + "-" + std::to_string(r));
-        req.set_prompt(o.prompt);
+        if (prompts.empty()) {
+          req.set_prompt(o.prompt);
+        } else {
+          for (int32_t t : prompts[static_cast<size_t>(s * o.rounds + r)]) req.add_prompt_token_ids(t);
+        }
         req.set_max_tokens(o.tokens);
         req.set_ignore_eos(true);
         req.mutable_sampling()->set_temperature(0.0f);
@@ -93,6 +160,13 @@ int RunBenchServe(const BenchServeOpts& o) {
   for (std::thread& t : threads) t.join();
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   const double tps = wall > 0 ? static_cast<double>(tokens) / wall : 0.0;
+  if (grpc::Status st = client.ModelInfo(&after); !st.ok()) {
+    std::cerr << "groupshard bench serve: ModelInfo: " << st.error_message() << "\n";
+    return 1;
+  }
+  const int64_t query = after.prefix_query_tokens() - before.prefix_query_tokens();
+  const int64_t hit = after.prefix_hit_tokens() - before.prefix_hit_tokens();
+  const int64_t shared = static_cast<int64_t>(o.shared_prefix_tokens) * n_requests;
   if (o.json) {
     nlohmann::json j = {{"streams", o.streams},
                         {"requests", o.streams * o.rounds},
@@ -103,7 +177,12 @@ int RunBenchServe(const BenchServeOpts& o) {
                         {"ttft_p50_s", Percentile(ttft, 0.5)},
                         {"ttft_p99_s", Percentile(ttft, 0.99)},
                         {"itl_p50_s", Percentile(itl, 0.5)},
-                        {"itl_p99_s", Percentile(itl, 0.99)}};
+                        {"itl_p99_s", Percentile(itl, 0.99)},
+                        {"prefix_cache", after.prefix_cache()},
+                        {"prompt_tokens_admitted", query},
+                        {"prompt_tokens_computed", query - hit},
+                        {"prefix_hit_tokens", hit},
+                        {"shared_prefix_tokens", shared}};
     std::cout << j.dump() << std::endl;
   } else {
     std::printf("streams %d, requests %d (%d failed), %lld tokens in %.2f s\n", o.streams,
@@ -113,6 +192,14 @@ int RunBenchServe(const BenchServeOpts& o) {
                 1e3 * Percentile(ttft, 0.99));
     std::printf("inter-token     p50 %.1f ms   p99 %.1f ms\n", 1e3 * Percentile(itl, 0.5),
                 1e3 * Percentile(itl, 0.99));
+    std::printf("prompt tokens   %lld admitted, %lld computed, %lld from the prefix cache (%s)\n",
+                static_cast<long long>(query), static_cast<long long>(query - hit),
+                static_cast<long long>(hit), after.prefix_cache() ? "on" : "off");
+    if (shared > 0) {
+      std::printf("shared prefix   %lld tokens in all, %.1f%% not recomputed\n",
+                  static_cast<long long>(shared),
+                  100.0 * static_cast<double>(std::min(hit, shared)) / static_cast<double>(shared));
+    }
   }
   if (failures > 0) {
     std::cerr << "groupshard bench serve: " << failures << " request(s) failed, first: "
@@ -136,7 +223,16 @@ RunFn AddBenchServeCommand(CLI::App& app) {
   app.add_option("--rounds", o->rounds, "Requests each stream sends, one after another")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--prompt", o->prompt, "Prompt of every request");
+  auto* prompt = app.add_option("--prompt", o->prompt, "Prompt of every request");
+  app.add_option("--shared-prefix-tokens", o->shared_prefix_tokens,
+                 "Every request starts with the same system prompt of N tokens, followed by a "
+                 "question of its own (--question-tokens); sent as token ids")
+      ->check(CLI::NonNegativeNumber)
+      ->excludes(prompt);
+  app.add_option("--question-tokens", o->question_tokens,
+                 "With --shared-prefix-tokens: tokens of each request's own question")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--timeout", o->timeout_s, "Deadline per request in seconds")
       ->capture_default_str();
   app.add_flag("--json", o->json, "Print one JSON object");
