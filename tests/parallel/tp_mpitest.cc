@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <gtest/gtest.h>
 
@@ -190,6 +191,28 @@ TEST_F(TensorParallelTest, EachRankHoldsWhatPlanSays) {
       EXPECT_LE(frac, 0.40);
     }
   }
+}
+
+// Each element's sum is the same bits whatever the message size and wherever
+// the element sits in it: otherwise a token's result would depend on how many
+// tokens share its step (batching, prefix-cache hits). The values make the
+// order visible: 1 + 1e8 - 1e8 is 0 or 1 depending on which pair is added first.
+TEST_F(TensorParallelTest, AllReduceSumDoesNotDependOnTheMessageSize) {
+  const float mine[] = {1.0f, 1e8f, -1e8f, 0.5f};
+  const float v = mine[comm_.rank() % 4];
+  float one = v;
+  comm_.AllReduceSum(&one, 1);
+  for (const size_t n : {size_t{7}, size_t{4096}, size_t{1} << 18}) {
+    std::vector<float> big(n, v);
+    comm_.AllReduceSum(big.data(), n);
+    size_t differ = 0;
+    for (float x : big) differ += std::memcmp(&x, &one, sizeof(float)) != 0;
+    EXPECT_EQ(differ, 0u) << n << " elements; alone: " << one;
+  }
+  // And every rank has the same bits.
+  std::vector<float> all(static_cast<size_t>(comm_.size()));
+  comm_.AllGather(&one, sizeof(float), all.data());
+  for (float x : all) EXPECT_EQ(std::memcmp(&x, &one, sizeof(float)), 0);
 }
 
 // Where each rank runs: its network namespace. Under the multi-host test
