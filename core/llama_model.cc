@@ -171,6 +171,14 @@ std::unique_ptr<LlamaModel> LlamaModel::Random(const ModelConfig& config, const 
   return m;
 }
 
+Status LlamaModel::SetKvDType(DType t) {
+  if (t == DType::kQ8_0 && config_.head_dim % BlockElems(t) != 0) {
+    return Status::InvalidArgument("a q8_0 KV cache needs head_dim a multiple of 32; this model's is " +
+                                   std::to_string(config_.head_dim));
+  }
+  return ops_->SetKvDType(t);
+}
+
 std::unique_ptr<KvCache> LlamaModel::MakeKvCache(int n_blocks, int block_size) const {
   return std::make_unique<KvCache>(*ops_, config_.n_layers, n_blocks, block_size,
                                    shard_.n_local_groups(), config_.head_dim);

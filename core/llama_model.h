@@ -77,6 +77,13 @@ class LlamaModel {
   void set_activations(kernels::Activations a) { ops_->SetActivations(a); }
   kernels::Activations activations() const { return ops_->activations(); }
 
+  // The dtype of the KV caches MakeKvCache makes from now on
+  // (kernels::DeviceOps::SetKvDType), or InvalidArgument when the device does
+  // not store it or the model's head_dim does not fit it (q8_0 needs a
+  // multiple of 32).
+  Status SetKvDType(DType t);
+  DType kv_dtype() const { return ops_->kv_dtype(); }
+
   // A zeroed KV cache shaped for this rank's groups, on the model's device.
   std::unique_ptr<KvCache> MakeKvCache(int n_blocks, int block_size) const;
 

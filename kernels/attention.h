@@ -20,9 +20,11 @@ struct AttentionBatch {
   int32_t max_blocks = 0;
 };
 
-// The CPU's cache is fp32 (kv.dtype == DType::kF32).
-// Writes k, v [n_tokens, n_groups, head_dim] into the cache at slots[t] =
-// block * block_size + offset.
+// The CPU's cache holds f32, f16, bf16 or Q8_0 rows (kv.dtype; Q8_0 needs
+// head_dim a multiple of 32).
+// Writes k, v [n_tokens, n_groups, head_dim] fp32 into the cache at slots[t] =
+// block * block_size + offset, converted to kv.dtype (kernels/cpu/kv_rows.h:
+// round to nearest even for f16/bf16, GGUF's Q8_0 quantization).
 void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* slots,
               const KvLayer& kv);
 
@@ -30,7 +32,9 @@ void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* s
 // head_group [n_heads]: local group of each local head; heads of one group are
 // contiguous. The token's own K/V must already be in the cache. The (token,
 // head) pairs are split over `pool` (null: the calling thread alone); results
-// are bitwise the same however they are split.
+// are bitwise the same however they are split. The cache is read in its
+// dtype, a few rows at a time widened to fp32 in L1: the result is bit for
+// bit that of an fp32 cache holding the widened (DequantizeRow) values.
 void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,
                     ThreadPool* pool = nullptr);

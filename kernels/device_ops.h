@@ -20,6 +20,7 @@
 
 #include "kernels/dtype.h"
 #include "kernels/kv_layer.h"
+#include "kernels/status.h"
 #include "kernels/thread_pool.h"
 
 namespace gs::kernels {
@@ -91,8 +92,12 @@ class DeviceOps {
   // RmsNorm, Attention and SiluMul write and MatMul reads (fp32 on the CPU,
   // bf16 on CUDA).
   virtual DType matmul_input_dtype() const = 0;
-  // The element type of K and V in caches made for this device.
+  // The element type of K and V in caches made for this device from now on.
   virtual DType kv_dtype() const = 0;
+  // Chooses kv_dtype() for the caches made from now on: Ok, or
+  // InvalidArgument naming the dtypes this device stores (the CPU: f32, f16,
+  // bf16, q8_0; CUDA: bf16, f32). Before making a cache.
+  virtual Status SetKvDType(DType t) = 0;
 
   // Host-side settings of the CPU (threads running the ops, how quantized
   // weights meet activations); other devices ignore them. Between steps only.

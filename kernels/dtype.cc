@@ -1,5 +1,6 @@
 #include "kernels/dtype.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -25,6 +26,11 @@ float BitsFloat(uint32_t u) {
 }
 
 uint16_t LoadU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+void StoreU16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v & 0xff);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
 
 }  // namespace
 
@@ -202,6 +208,36 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
       return;
   }
   CHECK(false) << "bad DType " << static_cast<int>(t);
+}
+
+void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
+  CHECK(n % BlockElems(t) == 0) << DTypeName(t) << " row of " << n << " elements";
+  auto* p = static_cast<uint8_t*>(dst);
+  switch (t) {
+    case DType::kF32:
+      std::memcpy(p, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case DType::kF16:
+      for (int64_t i = 0; i < n; ++i) StoreU16(p + 2 * i, FloatToHalf(src[i]));
+      return;
+    case DType::kBF16:
+      for (int64_t i = 0; i < n; ++i) StoreU16(p + 2 * i, FloatToBFloat16(src[i]));
+      return;
+    case DType::kQ8_0:
+      for (int64_t b = 0; b < n / kQuantBlock; ++b, p += BlockBytes(t), src += kQuantBlock) {
+        float amax = 0.0f;
+        for (int j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(src[j]));
+        const float d = amax / 127;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        StoreU16(p, FloatToHalf(d));
+        for (int j = 0; j < kQuantBlock; ++j) {
+          p[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(src[j] * id)));
+        }
+      }
+      return;
+    default:
+      CHECK(false) << "no quantizer for " << DTypeName(t);
+  }
 }
 
 }  // namespace gs

@@ -30,5 +30,9 @@ uint16_t FloatToBFloat16(float f);
 // Converts `n` elements of type `t` starting at `src` (a whole number of
 // blocks) into fp32 at `dst`. Follows the GGUF block layouts for Q8_0/Q4_0/Q4_1.
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
+// The reverse for F32, F16, BF16 (round to nearest even) and Q8_0 (as GGUF
+// quantizes: per block of 32, d = amax / 127 stored as fp16, q = round(x / d)
+// half away from zero, computed as x · (1 / d)).
+void QuantizeRow(DType t, const float* src, void* dst, int64_t n);
 
 }  // namespace gs

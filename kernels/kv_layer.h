@@ -1,7 +1,8 @@
 // One layer of a rank's paged KV cache as the attention operations see it,
-// on any device: K and V each [n_blocks][n_groups][block_size][head_dim] in
-// `dtype` (fp32 on the CPU; fp32 or BF16 on CUDA). The slot of a token is
-// block * block_size + offset.
+// on any device: K and V each [n_blocks][n_groups][block_size] rows of
+// head_dim elements in `dtype`, RowBytes(dtype, head_dim) bytes each (the CPU:
+// f32, f16, bf16 or Q8_0 blocks of 32; CUDA: bf16 or f32). The slot of a
+// token is block * block_size + offset.
 #pragma once
 
 #include "kernels/dtype.h"

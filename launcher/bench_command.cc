@@ -15,6 +15,7 @@ struct BenchOpts {
   BenchOptions bench;
   int threads = 1;
   kernels::Activations act = kernels::Activations::kInt8;
+  std::string kv_dtype;  // "" = the CPU's default
   double launch_timeout = 30;  // --launch-timeout
   bool json = false;
 };
@@ -24,7 +25,7 @@ int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   int load_error = 0;
-  auto rm = LoadModelOrReport("bench", o.model, mpi, comm, &load_error);
+  auto rm = LoadModelOrReport("bench", o.model, mpi, comm, &load_error, "cpu", o.kv_dtype);
   if (!rm) return load_error;
   rm->model->SetThreads(o.threads);
   rm->model->set_activations(o.act);
@@ -33,9 +34,11 @@ int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
     if (o.json) {
       nlohmann::json j = BenchJson(r, o.bench);
       j["model"] = o.model;
+      j["kv_dtype"] = DTypeLowerName(rm->model->kv_dtype());
       std::cout << j.dump() << std::endl;
     } else {
-      std::cout << "model " << o.model << "\n" << FormatBenchText(r, o.bench);
+      std::cout << "model " << o.model << ", KV cache " << DTypeLowerName(rm->model->kv_dtype())
+                << "\n" << FormatBenchText(r, o.bench);
     }
   }
   return 0;
@@ -56,6 +59,7 @@ RunFn AddBenchCommand(CLI::App& app) {
   app.add_option("--repeat", o->bench.repeat, "Runs of prefill and decode; the best is reported")
       ->check(CLI::PositiveNumber);
   AddActivationsOption(app, &o->act);
+  AddKvDTypeOption(app, &o->kv_dtype);
   AddLaunchTimeoutOption(app, &o->launch_timeout);
   app.add_flag("--json", o->json, "One JSON object on stdout");
   CLI::App* serve = app.add_subcommand("serve", "Load a running server");

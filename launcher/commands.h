@@ -39,9 +39,13 @@ constexpr int kUsageError = 2;
 // count or an unusable device, else 1). Once loaded, checks in
 // (MpiRuntime::CheckIn): a rank that does not within the launch timeout ends
 // the job.
+// `kv_dtype` ("f32", "f16", "bf16", "q8_0", or "" for DefaultKvDType of the
+// device) is the dtype of the KV cache the model will make; one the device
+// or the model cannot hold is a usage error, printed by rank 0.
 std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
                                            MpiRuntime& mpi, Communicator& comm, int* exit_code,
-                                           const std::string& device = "cpu");
+                                           const std::string& device = "cpu",
+                                           const std::string& kv_dtype = "");
 
 // Registers `--device cpu|cuda` (default: "" = cuda when usable, else cpu).
 void AddDeviceOption(CLI::App& app, std::string* device);
@@ -51,5 +55,9 @@ void AddLaunchTimeoutOption(CLI::App& app, double* seconds);
 
 // Registers `--activations int8|fp32` (kernels::Activations; default int8).
 void AddActivationsOption(CLI::App& app, kernels::Activations* act);
+
+// Registers `--kv-dtype f32|f16|bf16|q8_0` (default "": f16 on the CPU, bf16
+// on CUDA), for LoadModelOrReport.
+void AddKvDTypeOption(CLI::App& app, std::string* kv_dtype);
 
 }  // namespace gs::launcher

@@ -31,6 +31,7 @@ struct GenerateOpts {
   int block_size = 16;
   int threads = 1;
   std::string device;  // "" = cuda when usable, else cpu
+  std::string kv_dtype;  // "" = the device's default
   kernels::Activations act = kernels::Activations::kInt8;
   double launch_timeout = 30;  // --launch-timeout
 };
@@ -162,7 +163,7 @@ int RunGenerate(const GenerateOpts& o, int* argc, char*** argv) {
   const auto t_load = Clock::now();
   if (leader && tty) std::fprintf(stderr, "loading %s on %d rank(s)\n", o.model.c_str(), comm.size());
   int load_error = 0;
-  auto rm = LoadModelOrReport("generate", o.model, mpi, comm, &load_error, o.device);
+  auto rm = LoadModelOrReport("generate", o.model, mpi, comm, &load_error, o.device, o.kv_dtype);
   if (!rm) return load_error;
   ModelRunner& runner = *rm->runner;
   if (leader && tty) {
@@ -248,6 +249,7 @@ RunFn AddGenerateCommand(CLI::App& app) {
   app.add_option("--threads", o->threads, "Threads per rank (cpu)")->check(CLI::PositiveNumber);
   AddDeviceOption(app, &o->device);
   AddActivationsOption(app, &o->act);
+  AddKvDTypeOption(app, &o->kv_dtype);
   AddLaunchTimeoutOption(app, &o->launch_timeout);
   return [o](int* argc, char*** argv) { return RunGenerate(*o, argc, argv); };
 }

@@ -27,6 +27,7 @@ struct PerplexityOpts {
   int stride = 0;
   bool json = false;
   std::string device;  // "" = cuda when usable, else cpu
+  std::string kv_dtype;  // "" = the device's default
   kernels::Activations act = kernels::Activations::kInt8;
   double launch_timeout = 30;  // --launch-timeout
 };
@@ -71,7 +72,8 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   int load_error = 0;
-  auto rm = LoadModelOrReport("perplexity", o.model, mpi, comm, &load_error, o.device);
+  auto rm = LoadModelOrReport("perplexity", o.model, mpi, comm, &load_error, o.device,
+                              o.kv_dtype);
   if (!rm) return load_error;
   if (rm->model) rm->model->set_activations(o.act);
   ModelRunner& runner = *rm->runner;
@@ -119,7 +121,8 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
                         {"context", o.context},
                         {"stride", stride},
                         {"tp_size", comm.size()},
-                        {"device", DeviceName(rm->device)}};
+                        {"device", DeviceName(rm->device)},
+                        {"kv_dtype", DTypeLowerName(runner.kv_dtype())}};
     std::cout << j.dump() << std::endl;
   } else {
     std::printf(
@@ -154,6 +157,7 @@ RunFn AddPerplexityCommand(CLI::App& app) {
   app.add_flag("--json", o->json, "Print one JSON object");
   AddDeviceOption(app, &o->device);
   AddActivationsOption(app, &o->act);
+  AddKvDTypeOption(app, &o->kv_dtype);
   AddLaunchTimeoutOption(app, &o->launch_timeout);
   return [o, ctx, file, ids](int* argc, char*** argv) {
     if (file->count() == 0 && ids->count() == 0) {

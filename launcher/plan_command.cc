@@ -2,6 +2,7 @@
 
 #include "launcher/commands.h"
 #include "core/plan_report.h"
+#include "parallel/device.h"
 
 namespace gs::launcher {
 
@@ -26,7 +27,8 @@ RunFn AddPlanCommand(CLI::App& app) {
       std::cerr << "groupshard plan: " << src.status().ToString() << "\n";
       return 1;
     }
-    auto rep = MakePlanReport(**src, o->tp);
+    // The KV figures for the cache `serve` makes by default on the CPU.
+    auto rep = MakePlanReport(**src, o->tp, DefaultKvDType(Device::kCpu));
     if (!rep.ok()) {
       std::cerr << "groupshard plan: " << rep.status().message() << "\n";
       return kUsageError;

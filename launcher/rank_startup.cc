@@ -18,12 +18,35 @@ StatusOr<RankModel> LoadOnDevice(const std::string& path, Communicator& comm,
 
 }  // namespace
 
+// Every rank reaches the same answer (same model, same device kind).
+Status ApplyKvDType(RankModel& rm, const std::string& name) {
+  DType t = DefaultKvDType(rm.device);
+  if (!name.empty() && !DTypeFromLowerName(name, &t)) {
+    return Status::InvalidArgument("--kv-dtype: '" + name + "' is not one of f32, f16, bf16, q8_0");
+  }
+  Status st = rm.model->SetKvDType(t);
+  if (!st.ok()) {
+    return Status::InvalidArgument("--kv-dtype " + std::string(DTypeLowerName(t)) + " with --device " +
+                                   DeviceName(rm.device) + ": " + st.message());
+  }
+  return Status::Ok();
+}
+
 std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
                                            MpiRuntime& mpi, Communicator& comm,
-                                           int* exit_code, const std::string& device) {
+                                           int* exit_code, const std::string& device,
+                                           const std::string& kv_dtype) {
   auto rm = LoadOnDevice(path, comm, device);
   if (rm.ok()) {
     mpi.CheckIn();
+    if (rm->model) {
+      Status st = ApplyKvDType(*rm, kv_dtype);
+      if (!st.ok()) {
+        if (comm.rank() == 0) std::cerr << "groupshard " << command << ": " << st.message() << "\n";
+        *exit_code = kUsageError;
+        return std::nullopt;
+      }
+    }
     return std::move(rm).value();
   }
   // A failing rank prints its own error; rank 0 also prints the summary
@@ -60,6 +83,14 @@ void AddActivationsOption(CLI::App& app, kernels::Activations* act) {
       ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
       ->default_str("int8")
       ->option_text("int8|fp32 (default int8)");
+}
+
+void AddKvDTypeOption(CLI::App& app, std::string* kv_dtype) {
+  app.add_option("--kv-dtype", *kv_dtype,
+                 "Dtype of the KV cache: f32, f16, bf16 or q8_0 (GGUF blocks of 32; head_dim a "
+                 "multiple of 32). Default: f16 on cpu, bf16 on cuda (which also takes f32)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}, CLI::ignore_case))
+      ->option_text("f32|f16|bf16|q8_0 (default f16 on cpu, bf16 on cuda)");
 }
 
 }  // namespace gs::launcher

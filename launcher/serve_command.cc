@@ -21,6 +21,7 @@ struct ServeCliOpts {
   double kv_cache_mb = 512;
   int threads = 1;
   std::string device;  // "" = cuda when usable, else cpu
+  std::string kv_dtype;  // "" = the device's default
   kernels::Activations act = kernels::Activations::kInt8;
   double launch_timeout = 30;  // --launch-timeout
   bool no_prefix_cache = false;
@@ -38,7 +39,8 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
     IgnoreStopSignals();
   }
   int load_error = 0;
-  auto rm = LoadModelOrReport("serve", o.serve.model_path, mpi, comm, &load_error, o.device);
+  auto rm = LoadModelOrReport("serve", o.serve.model_path, mpi, comm, &load_error, o.device,
+                              o.kv_dtype);
   if (!rm) return load_error;
   ModelRunner& runner = *rm->runner;
   if (rm->model) {
@@ -89,10 +91,11 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
         std::printf("groupshard serving on %s\n", address.c_str());
         std::fflush(stdout);
         Log()->info(
-            "serving {} on {}: {} rank(s) on {}, {} KV blocks of {} tokens, prefix cache {}, pid {}",
+            "serving {} on {}: {} rank(s) on {}, {} KV blocks of {} tokens in {}, prefix cache "
+            "{}, pid {}",
             o.serve.model_path, address, comm.size(), DeviceName(rm->device), setup[0],
-            o.serve.engine.block_size, o.serve.engine.prefix_cache ? "on" : "off",
-            static_cast<int>(getpid()));
+            o.serve.engine.block_size, DTypeLowerName(runner.kv_dtype()),
+            o.serve.engine.prefix_cache ? "on" : "off", static_cast<int>(getpid()));
       });
   if (!st.ok()) {
     Log()->error("groupshard serve: {}", st.ToString());
@@ -156,6 +159,7 @@ RunFn AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   AddDeviceOption(app, &o->device);
   AddActivationsOption(app, &o->act);
+  AddKvDTypeOption(app, &o->kv_dtype);
   AddLaunchTimeoutOption(app, &o->launch_timeout);
   return [o](int* argc, char*** argv) { return RunServe(*o, argc, argv); };
 }

@@ -37,6 +37,10 @@ int CudaDeviceCount(std::string* why) {
 
 bool CudaDeviceAvailable() { return CudaDeviceCount() > 0; }
 
+DType DefaultKvDType(Device device) {
+  return device == Device::kCuda ? DType::kBF16 : DType::kF16;
+}
+
 Device DefaultDevice() { return CudaDeviceAvailable() ? Device::kCuda : Device::kCpu; }
 
 Status CheckDeviceUsable(Device device, int tp_size, int ranks_on_node) {

@@ -177,6 +177,7 @@ grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelIn
   resp->set_prefix_hit_tokens(st.prefix_hit_tokens);
   resp->set_prefix_query_tokens(st.prefix_query_tokens);
   resp->set_prefix_cache(st.prefix_cache);
+  resp->set_kv_dtype(info_.kv_dtype);
   return grpc::Status::OK;
 }
 

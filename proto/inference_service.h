@@ -28,6 +28,7 @@ struct ServiceInfo {
   const ShardPlan* plan = nullptr;     // outlives the service
   const ModelConfig* config = nullptr;  // outlives the service
   int64_t kv_bytes_per_token_rank0 = 0;
+  std::string kv_dtype;  // "f16", ...
   RequestLimits limits;
 };
 

@@ -46,6 +46,7 @@ Status ServeOnLeader(const ServeOptions& options, ModelRunner& runner, Communica
   info.config = &runner.config();
   const ModelConfig& c = runner.config();
   info.kv_bytes_per_token_rank0 = runner.kv_bytes_per_token();
+  info.kv_dtype = DTypeLowerName(runner.kv_dtype());
   info.limits.max_position = c.max_position;
   info.limits.vocab_size = c.vocab_size;
   info.limits.kv_tokens = options.engine.n_blocks * options.engine.block_size;

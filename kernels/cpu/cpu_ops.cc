@@ -140,8 +140,21 @@ void CpuOps::Rope(float* x, int n_heads, int head_dim, const float* inv_freq) {
   RopeApply(x, n_tokens(), n_heads, head_dim, step_.positions.data(), inv_freq);
 }
 
+Status CpuOps::SetKvDType(DType t) {
+  switch (t) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kQ8_0:
+      kv_dtype_ = t;
+      return Status::Ok();
+    default:
+      return Status::InvalidArgument(std::string("the CPU KV cache holds f32, f16, bf16 or q8_0, not ") +
+                                     DTypeLowerName(t));
+  }
+}
+
 void CpuOps::KvAppend(const float* k, const float* v, const KvLayer& kv) {
-  CHECK(kv.dtype == DType::kF32) << "the CPU caches K/V in fp32";
   kernels::KvAppend(k, v, n_tokens(), step_.slots.data(), kv);
 }
 
@@ -157,7 +170,6 @@ void CpuOps::Attention(const float* q, const KvLayer& kv, int n_heads, float sca
   batch.token_seq = step_.token_seq.data();
   batch.block_tables = step_.block_tables.data();
   batch.max_blocks = step_.max_blocks;
-  CHECK(kv.dtype == DType::kF32) << "the CPU caches K/V in fp32";
   PagedAttention(q, kv, batch, head_group_.data(), n_heads, scale,
                  static_cast<float*>(out), pool_.get());
 }

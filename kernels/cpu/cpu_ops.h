@@ -1,6 +1,7 @@
 // DeviceOps on the CPU: host memory (huge pages for what is streamed), the
-// packed quantized layouts of kernels/matmul.h, fp32 activations and KV, and
-// a thread pool shared by the products and attention.
+// packed quantized layouts of kernels/matmul.h, fp32 activations, a KV cache
+// of f32 (until SetKvDType says otherwise), f16, bf16 or q8_0, and a thread
+// pool shared by the products and attention.
 #pragma once
 
 #include <memory>
@@ -15,7 +16,8 @@ class CpuOps : public DeviceOps {
  public:
   std::string name() const override { return "cpu"; }
   DType matmul_input_dtype() const override { return DType::kF32; }
-  DType kv_dtype() const override { return DType::kF32; }
+  DType kv_dtype() const override { return kv_dtype_; }
+  Status SetKvDType(DType t) override;
 
   // Runs the ops on `n_threads` threads (the caller counts as one; 1 means
   // no pool).
@@ -57,6 +59,9 @@ class CpuOps : public DeviceOps {
 
   std::unique_ptr<ThreadPool> pool_;  // null when single-threaded
   Activations act_ = Activations::kInt8;
+  // The exact cache by default, what the library's tests compare against;
+  // the commands choose f16 (launcher/rank_startup.cc).
+  DType kv_dtype_ = DType::kF32;
   StepArrays step_;
   std::vector<int32_t> head_group_;  // local head → local group, for Attention
   std::vector<float> product_;       // MatMul with beta = 1: the product before the add

@@ -158,6 +158,15 @@ void CudaOps::Rope(float* x, int n_heads, int head_dim, const float* inv_freq) {
   RopeApply(x, n_tokens_, n_heads, head_dim, d_positions_, inv_freq, stream_);
 }
 
+Status CudaOps::SetKvDType(DType t) {
+  if (t != DType::kBF16 && t != DType::kF32) {
+    return Status::InvalidArgument(std::string("the CUDA KV cache holds bf16 or f32, not ") +
+                                   DTypeLowerName(t));
+  }
+  kv_dtype_ = t;
+  return Status::Ok();
+}
+
 void CudaOps::KvAppend(const float* k, const float* v, const KvLayer& kv) {
   cuda::KvAppend(k, v, n_tokens_, d_slots_, kv, stream_);
 }

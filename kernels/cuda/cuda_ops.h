@@ -25,7 +25,9 @@ class CudaOps : public DeviceOps {
 
   std::string name() const override;
   DType matmul_input_dtype() const override { return DType::kBF16; }
-  DType kv_dtype() const override { return DType::kBF16; }
+  DType kv_dtype() const override { return kv_dtype_; }
+  // BF16 (the default) or f32: the attention kernels read both.
+  Status SetKvDType(DType t) override;
 
   std::unique_ptr<DeviceMemory> Allocate(size_t bytes) override;
   void CopyToDevice(void* dst, const void* src, size_t bytes) override;
@@ -57,6 +59,7 @@ class CudaOps : public DeviceOps {
   AttentionBatchDevice Batch() const;
 
   int device_ = 0;
+  DType kv_dtype_ = DType::kBF16;
   cudaStream_t stream_;
   Gemm gemm_;
   DeviceBuffer staging_;  // fp32 rows on their way to BF16 (uploads)

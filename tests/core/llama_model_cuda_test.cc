@@ -57,6 +57,22 @@ TEST(CudaModelTest, SmolLM2MatchesTransformers) {
   }
 }
 
+// The CUDA cache holds bf16 (the default) or f32, for which its attention
+// kernels have paths; the CPU's f16 and q8_0 are refused with the reason.
+TEST(CudaModelTest, KvCacheIsBf16OrF32) {
+  GS_REQUIRE_GPU();
+  kernels::cuda::CudaOps ops(/*stream=*/nullptr);
+  EXPECT_EQ(ops.kv_dtype(), DType::kBF16);
+  EXPECT_TRUE(ops.SetKvDType(DType::kF32).ok());
+  EXPECT_EQ(ops.kv_dtype(), DType::kF32);
+  for (DType t : {DType::kF16, DType::kQ8_0}) {
+    const Status st = ops.SetKvDType(t);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("bf16 or f32"), std::string::npos) << st.message();
+  }
+  EXPECT_EQ(ops.kv_dtype(), DType::kF32);
+}
+
 // The benchmark of scripts/gpu-check; skipped unless GS_CUDA_BENCH=1.
 TEST(CudaBench, Llama3_8BShapeRandomWeights) {
   GS_REQUIRE_GPU();

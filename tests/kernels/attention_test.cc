@@ -2,7 +2,8 @@
 // on a step that mixes a prompt chunk with decode tokens of other sequences,
 // for GQA, MQA with more heads than one run takes, and head sizes the vector
 // path takes (multiples of 8) and the scalar one (others); and the thread
-// pool's split of (token, head) pairs changes no bit.
+// pool's split of (token, head) pairs changes no bit. Then the same over
+// caches of f16, bf16 and q8_0.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/thread_pool.h"
 #include "kernels/attention.h"
+#include "kernels/dtype.h"
+#include "kernels/thread_pool.h"
 
 namespace gs {
 namespace {
@@ -25,12 +27,16 @@ struct Step {
 };
 
 // Three sequences: seq 0 prefills 11 tokens in this step; seqs 1 and 2 decode
-// one token each at positions 20 and 5 (their earlier K/V already cached).
-Step MakeStep(std::mt19937& rng, int hd = 16, int n_heads = 9, int n_groups = 3) {
+// one token each at positions block * max_blocks - 12 (20 by default) and 5
+// (their earlier K/V already cached).
+Step MakeStep(std::mt19937& rng, int hd = 16, int n_heads = 9, int n_groups = 3, int block = 4,
+              int max_blocks = 8) {
   Step s;
   s.hd = hd;
   s.n_heads = n_heads;
   s.n_groups = n_groups;
+  s.block = block;
+  s.max_blocks = max_blocks;
   std::normal_distribution<float> g(0.0f, 1.0f);
   for (int h = 0; h < s.n_heads; ++h) s.head_group.push_back(h / (s.n_heads / s.n_groups));
   const int n_seqs = 3;
@@ -45,7 +51,7 @@ Step MakeStep(std::mt19937& rng, int hd = 16, int n_heads = 9, int n_groups = 3)
     s.positions.push_back(p);
     s.token_seq.push_back(0);
   }
-  s.positions.push_back(20);
+  s.positions.push_back(s.block * s.max_blocks - 12);
   s.token_seq.push_back(1);
   s.positions.push_back(5);
   s.token_seq.push_back(2);
@@ -54,11 +60,14 @@ Step MakeStep(std::mt19937& rng, int hd = 16, int n_heads = 9, int n_groups = 3)
   return s;
 }
 
-std::vector<float> Attend(const Step& s, ThreadPool* pool) {
+// The step's attention over its fp32 cache, or over k/v rows of `dtype`
+// laid out as the fp32 cache is.
+std::vector<float> Attend(const Step& s, ThreadPool* pool, DType dtype = DType::kF32,
+                          const void* k = nullptr, const void* v = nullptr) {
   kernels::KvLayer kv;
-  kv.k = const_cast<float*>(s.k_cache.data());
-  kv.v = const_cast<float*>(s.v_cache.data());
-  kv.dtype = DType::kF32;
+  kv.k = const_cast<void*>(k != nullptr ? k : s.k_cache.data());
+  kv.v = const_cast<void*>(v != nullptr ? v : s.v_cache.data());
+  kv.dtype = dtype;
   kv.n_groups = s.n_groups;
   kv.block_size = s.block;
   kv.head_dim = s.hd;
@@ -135,6 +144,195 @@ TEST_P(PagedAttentionShapes, ThreadSplitChangesNoBit) {
     EXPECT_EQ(Attend(s, &pool), alone) << threads << " threads";
   }
 }
+
+// --- KV caches in f16, bf16 and q8_0 -------------------------------------------------
+// Attention reads each dtype as stored. Two properties for each:
+// (1) it gives exactly the bits of the fp32 cache holding the widened values
+//     (so the only error is the format's rounding of K and V), and
+// (2) against the fp32 inputs it stays within the bound that rounding allows:
+//     with each key element off by at most ek and each value element by ev,
+//     a score moves by at most δ = scale · Σ_i |q_i| ek_i, the softmax
+//     weights by a factor within e^{±2δ}, so each output element by at most
+//     (e^{2δ} - 1) · max_p |v'_p| + max_p ev_p (plus 1e-5 of fp32 arithmetic).
+// Per element: f16 ek = max(2^-11 |x|, 2^-25); bf16 2^-8 |x|; q8_0
+// 0.5625 · amax / 127 of its block of 32 (tests/kernels/kv_rows_test.cc).
+
+struct KvCase {
+  DType dtype;
+  Shape shape;
+  bool long_context;  // blocks of 16: contexts past one value tile (32 rows)
+};
+
+void PrintTo(const KvCase& c, std::ostream* os) {
+  *os << DTypeLowerName(c.dtype) << " ";
+  PrintTo(c.shape, os);
+}
+
+// The step's fp32 K/V written into a cache of `dtype` by KvAppend (every
+// slot), and the widened values of what was written, in the fp32 layout.
+struct TypedCache {
+  std::vector<uint8_t> k, v;
+  std::vector<float> k_wide, v_wide;
+};
+
+TypedCache Store(const Step& s, DType dtype) {
+  const int64_t n_slots = static_cast<int64_t>(s.tables.size()) * s.block;
+  const int64_t hd = s.hd, G = s.n_groups, row = RowBytes(dtype, hd);
+  // KvAppend's input: [slot][group][head_dim].
+  std::vector<float> k_in(n_slots * G * hd), v_in(n_slots * G * hd);
+  std::vector<int32_t> slots(n_slots);
+  for (int64_t sl = 0; sl < n_slots; ++sl) {
+    slots[sl] = static_cast<int32_t>(sl);
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t src = ((sl / s.block * G + g) * s.block + sl % s.block) * hd;
+      std::copy_n(s.k_cache.data() + src, hd, k_in.data() + (sl * G + g) * hd);
+      std::copy_n(s.v_cache.data() + src, hd, v_in.data() + (sl * G + g) * hd);
+    }
+  }
+  TypedCache c;
+  c.k.resize(n_slots * G * row);
+  c.v.resize(n_slots * G * row);
+  kernels::KvLayer kv;
+  kv.k = c.k.data();
+  kv.v = c.v.data();
+  kv.dtype = dtype;
+  kv.n_groups = s.n_groups;
+  kv.block_size = s.block;
+  kv.head_dim = s.hd;
+  kernels::KvAppend(k_in.data(), v_in.data(), n_slots, slots.data(), kv);
+  c.k_wide.resize(s.k_cache.size());
+  c.v_wide.resize(s.v_cache.size());
+  for (int64_t r = 0; r < n_slots * G; ++r) {
+    DequantizeRow(dtype, c.k.data() + r * row, c.k_wide.data() + r * hd, hd);
+    DequantizeRow(dtype, c.v.data() + r * row, c.v_wide.data() + r * hd, hd);
+  }
+  return c;
+}
+
+// Bound on |stored - x| for each element of `cache` (rows of head_dim).
+std::vector<float> ElementBound(const std::vector<float>& cache, int hd, DType dtype) {
+  std::vector<float> e(cache.size());
+  for (size_t i = 0; i < cache.size(); ++i) {
+    const float a = std::fabs(cache[i]);
+    switch (dtype) {
+      case DType::kF32: e[i] = 0; break;
+      case DType::kF16: e[i] = std::max(a * 0x1p-11f, 0x1p-25f); break;
+      case DType::kBF16: e[i] = a * 0x1p-8f; break;
+      default: {
+        const size_t b0 = i / 32 * 32;
+        float amax = 0;
+        for (size_t j = b0; j < b0 + 32; ++j) amax = std::max(amax, std::fabs(cache[j]));
+        e[i] = 0.5625f * amax / 127;
+      }
+    }
+  }
+  return e;
+}
+
+class PagedAttentionDTypes : public ::testing::TestWithParam<KvCase> {
+ protected:
+  Step MakeCaseStep(int seed) const {
+    std::mt19937 rng(seed);
+    const Shape& sh = GetParam().shape;
+    return GetParam().long_context ? MakeStep(rng, sh.hd, sh.n_heads, sh.n_groups, 16, 8)
+                                   : MakeStep(rng, sh.hd, sh.n_heads, sh.n_groups);
+  }
+};
+
+TEST_P(PagedAttentionDTypes, GivesTheBitsOfTheWidenedValuesInFp32) {
+  const Step s = MakeCaseStep(7);
+  const TypedCache c = Store(s, GetParam().dtype);
+  ThreadPool pool(2);
+  Step wide = s;
+  wide.k_cache = c.k_wide;
+  wide.v_cache = c.v_wide;
+  const std::vector<float> want = Attend(wide, &pool);
+  const std::vector<float> got = Attend(s, &pool, GetParam().dtype, c.k.data(), c.v.data());
+  EXPECT_EQ(got, want);
+  if (GetParam().dtype != DType::kF32) {
+    EXPECT_NE(c.k_wide, s.k_cache) << "the cache holds the fp32 inputs exactly: was it converted?";
+  }
+}
+
+TEST_P(PagedAttentionDTypes, StaysWithinTheFormatsBoundOfTheFp32Inputs) {
+  const Step s = MakeCaseStep(9);
+  const DType dtype = GetParam().dtype;
+  const TypedCache c = Store(s, dtype);
+  ThreadPool pool(2);
+  const std::vector<float> out = Attend(s, &pool, dtype, c.k.data(), c.v.data());
+  const std::vector<float> ek = ElementBound(s.k_cache, s.hd, dtype);
+  const std::vector<float> ev = ElementBound(s.v_cache, s.hd, dtype);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(s.hd));
+  auto at = [&](int seq, int pos, int g) {
+    const int blk = s.tables[seq * s.max_blocks + pos / s.block];
+    return ((static_cast<int64_t>(blk) * s.n_groups + g) * s.block + pos % s.block) * s.hd;
+  };
+  double worst = 0;  // largest error as a fraction of its bound
+  for (int64_t t = 0; t < s.n_tokens(); ++t) {
+    for (int h = 0; h < s.n_heads; ++h) {
+      const int g = s.head_group[h], seq = s.token_seq[t], ctx = s.positions[t] + 1;
+      const float* qv = s.q.data() + (t * s.n_heads + h) * s.hd;
+      std::vector<double> w(ctx);
+      double mx = -1e300, sum = 0, delta = 0;
+      for (int p = 0; p < ctx; ++p) {
+        double d = 0, dk = 0;
+        for (int i = 0; i < s.hd; ++i) {
+          d += static_cast<double>(qv[i]) * s.k_cache[at(seq, p, g) + i];
+          dk += std::fabs(static_cast<double>(qv[i])) * ek[at(seq, p, g) + i];
+        }
+        w[p] = d * scale;
+        delta = std::max(delta, dk * scale);
+        mx = std::max(mx, w[p]);
+      }
+      for (double& x : w) sum += (x = std::exp(x - mx));
+      for (int i = 0; i < s.hd; ++i) {
+        double ref = 0, vmax = 0, evmax = 0;
+        for (int p = 0; p < ctx; ++p) {
+          const int64_t e = at(seq, p, g) + i;
+          ref += w[p] / sum * s.v_cache[e];
+          vmax = std::max(vmax, std::fabs(static_cast<double>(s.v_cache[e])) + ev[e]);
+          evmax = std::max(evmax, static_cast<double>(ev[e]));
+        }
+        const double bound = std::expm1(2 * delta) * vmax + evmax + 1e-5;
+        const double err = std::fabs(out[(t * s.n_heads + h) * s.hd + i] - ref);
+        ASSERT_LE(err, bound) << "token " << t << " head " << h << " element " << i;
+        worst = std::max(worst, err / bound);
+      }
+    }
+  }
+  std::printf("[kv %s] largest error %.3f of its bound\n", DTypeLowerName(dtype), worst);
+}
+
+TEST_P(PagedAttentionDTypes, ThreadSplitChangesNoBit) {
+  const Step s = MakeCaseStep(5);
+  const TypedCache c = Store(s, GetParam().dtype);
+  const std::vector<float> alone = Attend(s, nullptr, GetParam().dtype, c.k.data(), c.v.data());
+  for (int threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(Attend(s, &pool, GetParam().dtype, c.k.data(), c.v.data()), alone)
+        << threads << " threads";
+  }
+}
+
+// f16 and bf16 on every head size above (12: the scalar path); q8_0 needs
+// head_dim a multiple of 32.
+INSTANTIATE_TEST_SUITE_P(
+    Caches, PagedAttentionDTypes,
+    ::testing::Values(KvCase{DType::kF32, {64, 8, 2}, true},
+                      KvCase{DType::kF16, {16, 9, 3}, true}, KvCase{DType::kF16, {64, 8, 2}, true},
+                      KvCase{DType::kF16, {12, 6, 3}, false},
+                      KvCase{DType::kF16, {16, 20, 1}, false},
+                      KvCase{DType::kBF16, {16, 9, 3}, true},
+                      KvCase{DType::kBF16, {64, 8, 2}, true},
+                      KvCase{DType::kBF16, {12, 6, 3}, false},
+                      KvCase{DType::kQ8_0, {32, 9, 3}, true},
+                      KvCase{DType::kQ8_0, {64, 8, 2}, true},
+                      KvCase{DType::kQ8_0, {128, 20, 1}, false}),
+    [](const ::testing::TestParamInfo<KvCase>& i) {
+      return std::string(DTypeLowerName(i.param.dtype)) + "_hd" + std::to_string(i.param.shape.hd) +
+             "_heads" + std::to_string(i.param.shape.n_heads) + "_groups" +
+             std::to_string(i.param.shape.n_groups) + (i.param.long_context ? "_long" : "");
+    });
 
 }  // namespace
 }  // namespace gs

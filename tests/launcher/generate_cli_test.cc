@@ -196,16 +196,16 @@ TEST(PlanCliTest, PerRankJsonMatchesTheShardPlan) {
   EXPECT_EQ(j["n_heads"], 9);
   EXPECT_EQ(j["n_kv_heads"], 3);
   EXPECT_EQ(j["kv_reduction_vs_mha"], 3);
-  // 2 * layers * G * head_dim * 4 bytes.
-  EXPECT_EQ(j["kv_dtype"], "f32");
-  EXPECT_EQ(j["kv_bytes_per_token"], 2 * 2 * 3 * 32 * 4);
-  EXPECT_EQ(j["mha_kv_bytes_per_token"], 2 * 2 * 9 * 32 * 4);
-  EXPECT_EQ(j["kv_bytes_context_batch"], 2 * 2 * 3 * 32 * 4 * 1024 * 4);
+  // 2 * layers * G * head_dim * 2 bytes: the CPU's default cache, f16.
+  EXPECT_EQ(j["kv_dtype"], "f16");
+  EXPECT_EQ(j["kv_bytes_per_token"], 2 * 2 * 3 * 32 * 2);
+  EXPECT_EQ(j["mha_kv_bytes_per_token"], 2 * 2 * 9 * 32 * 2);
+  EXPECT_EQ(j["kv_bytes_context_batch"], 2 * 2 * 3 * 32 * 2 * 1024 * 4);
   ASSERT_EQ(j["ranks"].size(), 2u);
   EXPECT_EQ(j["ranks"][0]["kv_groups"], nlohmann::json::array({0, 2}));
   EXPECT_EQ(j["ranks"][0]["q_heads"], nlohmann::json::array({0, 6}));
   EXPECT_EQ(j["ranks"][1]["kv_groups"], nlohmann::json::array({2, 3}));
-  EXPECT_EQ(j["ranks"][1]["kv_bytes_per_token"], 2 * 2 * 1 * 32 * 4);
+  EXPECT_EQ(j["ranks"][1]["kv_bytes_per_token"], 2 * 2 * 1 * 32 * 2);
 }
 
 TEST(PlanCliTest, TextShowsTheGroupsAndRefusesBadSizes) {
@@ -216,9 +216,9 @@ TEST(PlanCliTest, TextShowsTheGroupsAndRefusesBadSizes) {
             0)
       << out;
   EXPECT_NE(out.find("N=9 query heads, G=3 KV groups, N/G=3"), std::string::npos) << out;
-  // The dtype the KV figures assume, and a row's bytes in it (32 x fp32).
-  EXPECT_NE(out.find("KV cache (f32): "), std::string::npos) << out;
-  EXPECT_NE(out.find("rows of 32 in 128 B"), std::string::npos) << out;
+  // The dtype the KV figures assume, and a row's bytes in it (32 x f16).
+  EXPECT_NE(out.find("KV cache (f16): "), std::string::npos) << out;
+  EXPECT_NE(out.find("rows of 32 in 64 B"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(RunCommand(GroupshardBin() + " plan --tp 4 --model " +
                            gs::testing::DataPath("models/g9x3.gguf"),

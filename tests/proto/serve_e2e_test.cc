@@ -317,6 +317,54 @@ TEST(ServeE2E, PrefixCacheReusesBlocksAndNoPrefixCacheTurnsItOff) {
   EXPECT_EQ(outputs[0][0], outputs[0][1]);
 }
 
+// The same with a q8_0 cache (a third of fp32's bytes): preemption and
+// recomputation are blind to the dtype. ModelInfo and the start-up log say it.
+TEST(ServeE2E, SmallQ8_0CacheForcesPreemptionAndStaysCorrect) {
+  testing::ServerProcess server;
+  std::string why;
+  ASSERT_TRUE(server.Start(testing::DataPath("models/g9x3.gguf"), 2,
+                           {"--kv-blocks", "16", "--block-size", "16", "--kv-dtype", "q8_0"}, &why))
+      << why;
+  InferenceClient client(server.address());
+  std::vector<pb::GenerateRequest> reqs = MixedRequests(false, 40);
+  for (auto& r : reqs) r.set_max_tokens(36);
+  ExpectConcurrentMatchesAlone(client, reqs);
+  const pb::ModelInfoResponse info = Info(client);
+  EXPECT_GT(info.preemptions(), 0);
+  EXPECT_EQ(info.kv_free_blocks(), 16);
+  EXPECT_EQ(info.kv_dtype(), "q8_0");
+  EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+  EXPECT_NE(server.Log().find("16 KV blocks of 16 tokens in q8_0"), std::string::npos)
+      << server.Log();
+}
+
+// --kv-cache-mb buys blocks by the cache's bytes: g9x3 (2 layers, 3 groups
+// of head_dim 32) needs 2·2·3 rows per token of 128 B (f32), 64 B (f16) or
+// 34 B (q8_0, one block of 32), so 1 MiB holds 42, 85 or 160 blocks of 16.
+TEST(ServeE2E, KvCacheMbHoldsMoreBlocksOfSmallerDTypes) {
+  struct Case {
+    const char* dtype;
+    int64_t bytes_per_token;
+    int blocks;
+  };
+  for (const Case& c : {Case{"f32", 1536, 42}, Case{"f16", 768, 85}, Case{"q8_0", 408, 160}}) {
+    SCOPED_TRACE(c.dtype);
+    testing::ServerProcess server;
+    std::string why;
+    ASSERT_TRUE(server.Start(testing::DataPath("models/g9x3.gguf"), 1,
+                             {"--kv-cache-mb", "1", "--block-size", "16", "--kv-dtype", c.dtype},
+                             &why))
+        << why;
+    InferenceClient client(server.address());
+    const pb::ModelInfoResponse info = Info(client);
+    EXPECT_EQ(info.kv_dtype(), c.dtype);
+    EXPECT_EQ(info.kv_bytes_per_token_rank0(), c.bytes_per_token);
+    EXPECT_EQ(info.kv_total_blocks(), c.blocks);
+    EXPECT_EQ(info.kv_total_blocks(), (1 << 20) / (c.bytes_per_token * 16));
+    EXPECT_EQ(server.Terminate(seconds(60)), 0) << server.Log();
+  }
+}
+
 TEST(ServeE2E, DisconnectFreesBlocksWithinOneSecond) {
   const std::string model = testing::SmolLM2Path();
   if (model.empty()) GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf unavailable";

@@ -1,0 +1,83 @@
+// Rows of the CPU KV cache in their stored dtype: written from fp32 by
+// KvAppend, widened back to fp32 a few rows at a time by attention (in
+// registers and an L1-sized tile, never a whole block). One row is head_dim
+// elements: fp32, f16 (F16C), bf16 (the high half of an fp32), or GGUF Q8_0
+// blocks of 32 (fp16 scale d, then 32 int8 q; x ≈ q · d).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/dtype.h"
+
+namespace gs::kernels::cpu {
+
+// fp32 → the stored dtype, n elements (a multiple of 32 for Q8_0). F16 and
+// BF16 round to nearest even, bit for bit FloatToHalf / FloatToBFloat16;
+// Q8_0 as GGUF quantizes (QuantizeRow).
+inline void StoreKvRow(DType t, const float* x, int64_t n, uint8_t* row) {
+  if (t == DType::kF32) {
+    std::memcpy(row, x, sizeof(float) * n);
+  } else if (t == DType::kF16) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(row + 2 * i), h);
+    }
+    for (; i < n; ++i) {
+      const uint16_t h = FloatToHalf(x[i]);
+      std::memcpy(row + 2 * i, &h, 2);
+    }
+  } else {
+    QuantizeRow(t, x, row, n);
+  }
+}
+
+// The fp32 values of row elements [d, d + 8). For Q8_0, d must not cross a
+// block: [d, d + 8) lies inside one block of 32.
+template <DType T>
+inline __m256 Widen8(const uint8_t* row, int64_t d) {
+  if constexpr (T == DType::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
+  } else if constexpr (T == DType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * d)));
+  } else if constexpr (T == DType::kBF16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * d));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
+  } else {
+    static_assert(T == DType::kQ8_0, "KV rows are F32, F16, BF16 or Q8_0");
+    const uint8_t* blk = row + d / 32 * 34;
+    uint16_t dh;
+    std::memcpy(&dh, blk, 2);
+    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + d % 32));
+    // |q| <= 128 times an 11-bit fp16 mantissa: the product is exact in fp32,
+    // so this equals DequantizeRow bit for bit.
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)),
+                         _mm256_set1_ps(_cvtsh_ss(dh)));
+  }
+}
+
+// dst [0, n) = the fp32 values of a row of n elements (a multiple of 8).
+template <DType T>
+inline void WidenRow(const uint8_t* row, int64_t n, float* dst) {
+  if constexpr (T == DType::kQ8_0) {
+    // One scale per block of 32.
+    for (int64_t b = 0; b < n; b += 32) {
+      const uint8_t* blk = row + b / 32 * 34;
+      uint16_t dh;
+      std::memcpy(&dh, blk, 2);
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh));
+      for (int j = 0; j < 32; j += 8) {
+        const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + j));
+        _mm256_storeu_ps(dst + b + j,
+                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), d));
+      }
+    }
+  } else {
+    for (int64_t d = 0; d < n; d += 8) _mm256_storeu_ps(dst + d, Widen8<T>(row, d));
+  }
+}
+
+}  // namespace gs::kernels::cpu
