@@ -1,5 +1,7 @@
 #include "core/kv_cache.h"
 
+#include "kernels/check.h"
+
 namespace gs {
 
 KvCache::KvCache(kernels::DeviceOps& ops, int n_layers, int n_blocks, int block_size,
@@ -12,7 +14,11 @@ KvCache::KvCache(kernels::DeviceOps& ops, int n_layers, int n_blocks, int block_
       dtype_(ops.kv_dtype()),
       layer_bytes_(static_cast<int64_t>(n_blocks) * n_local_groups * block_size *
                    RowBytes(dtype_, head_dim)),
-      data_(ops.Allocate(static_cast<size_t>(2 * n_layers * layer_bytes_))) {}
+      data_(ops.Allocate(static_cast<size_t>(2 * n_layers * layer_bytes_))) {
+  CHECK(head_dim % BlockElems(dtype_) == 0)
+      << "a " << DTypeLowerName(dtype_) << " KV cache needs head_dim a multiple of "
+      << BlockElems(dtype_) << ", not " << head_dim;
+}
 
 kernels::KvLayer KvCache::layer(int il) const {
   kernels::KvLayer v;

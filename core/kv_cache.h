@@ -1,8 +1,9 @@
 // The paged KV cache of one rank: per layer, K and V as
 // [n_blocks][n_local_groups][block_size][head_dim] in the device's K/V dtype
 // (DeviceOps::kv_dtype() when the cache is made: f32, f16, bf16 or q8_0 on
-// the CPU, bf16 or f32 on CUDA), holding only the KV groups this rank owns. Block ids are handed out by the BlockManager on rank 0 and are the
-// same on every rank.
+// the CPU, bf16 or f32 on CUDA), holding only the KV groups this rank owns.
+// Block ids are handed out by the BlockManager on rank 0 and are the same on
+// every rank.
 #pragma once
 
 #include <cstdint>

@@ -173,8 +173,9 @@ std::unique_ptr<LlamaModel> LlamaModel::Random(const ModelConfig& config, const 
 
 Status LlamaModel::SetKvDType(DType t) {
   if (t == DType::kQ8_0 && config_.head_dim % BlockElems(t) != 0) {
-    return Status::InvalidArgument("a q8_0 KV cache needs head_dim a multiple of 32; this model's is " +
-                                   std::to_string(config_.head_dim));
+    return Status::InvalidArgument(
+        "a q8_0 KV cache needs head_dim a multiple of 32; this model's is " +
+        std::to_string(config_.head_dim));
   }
   return ops_->SetKvDType(t);
 }

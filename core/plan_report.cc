@@ -82,8 +82,8 @@ std::string FormatPlanText(const PlanReport& r, int64_t context, int64_t batch) 
     << " KV groups, N/G=" << c.group_size() << " ("
     << (c.n_kv_heads == c.n_heads ? "MHA" : c.n_kv_heads == 1 ? "MQA" : "GQA") << ")\n";
   o << "KV cache (" << DTypeLowerName(r.kv_dtype) << "): " << Human(r.kv_bytes_per_token())
-    << " per token (2*" << c.n_layers << "*" << c.n_kv_heads << " rows of " << c.head_dim
-    << " in " << RowBytes(r.kv_dtype, c.head_dim) << " B)"
+    << " per token (2*" << c.n_layers << "*" << c.n_kv_heads << " rows of " << c.head_dim << " in "
+    << RowBytes(r.kv_dtype, c.head_dim) << " B)"
     << ", MHA would need " << Human(r.mha_kv_bytes_per_token()) << ": " << c.group_size()
     << "x less; " << context << " tokens x " << batch
     << " sequences: " << Human(r.kv_bytes_per_token() * context * batch) << "\n";

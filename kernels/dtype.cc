@@ -107,8 +107,8 @@ const char* DTypeLowerName(DType t) {
 bool DTypeFromLowerName(const std::string& name, DType* t) {
   std::string lower = name;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (DType d : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
-                  DType::kQ4_1}) {
+  for (DType d :
+       {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
     if (lower == DTypeLowerName(d)) {
       *t = d;
       return true;

@@ -15,7 +15,7 @@ struct BenchOpts {
   BenchOptions bench;
   int threads = 1;
   kernels::Activations act = kernels::Activations::kInt8;
-  std::string kv_dtype;  // "" = the CPU's default
+  std::string kv_dtype;        // "" = the CPU's default
   double launch_timeout = 30;  // --launch-timeout
   bool json = false;
 };
@@ -38,7 +38,8 @@ int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
       std::cout << j.dump() << std::endl;
     } else {
       std::cout << "model " << o.model << ", KV cache " << DTypeLowerName(rm->model->kv_dtype())
-                << "\n" << FormatBenchText(r, o.bench);
+                << "\n"
+                << FormatBenchText(r, o.bench);
     }
   }
   return 0;

@@ -72,8 +72,7 @@ int RunPerplexity(PerplexityOpts o, int* argc, char*** argv) {
   MpiCommunicator comm;
   const bool leader = comm.rank() == 0;
   int load_error = 0;
-  auto rm = LoadModelOrReport("perplexity", o.model, mpi, comm, &load_error, o.device,
-                              o.kv_dtype);
+  auto rm = LoadModelOrReport("perplexity", o.model, mpi, comm, &load_error, o.device, o.kv_dtype);
   if (!rm) return load_error;
   if (rm->model) rm->model->set_activations(o.act);
   ModelRunner& runner = *rm->runner;

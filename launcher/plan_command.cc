@@ -1,7 +1,7 @@
 #include <iostream>
 
-#include "launcher/commands.h"
 #include "core/plan_report.h"
+#include "launcher/commands.h"
 #include "parallel/device.h"
 
 namespace gs::launcher {

@@ -16,9 +16,8 @@ StatusOr<RankModel> LoadOnDevice(const std::string& path, Communicator& comm,
   return LoadRankModel(path, comm, d);
 }
 
-}  // namespace
-
 // Every rank reaches the same answer (same model, same device kind).
+// The KV-cache dtype `name` ("" = the device's default) on rm's model.
 Status ApplyKvDType(RankModel& rm, const std::string& name) {
   DType t = DefaultKvDType(rm.device);
   if (!name.empty() && !DTypeFromLowerName(name, &t)) {
@@ -26,16 +25,17 @@ Status ApplyKvDType(RankModel& rm, const std::string& name) {
   }
   Status st = rm.model->SetKvDType(t);
   if (!st.ok()) {
-    return Status::InvalidArgument("--kv-dtype " + std::string(DTypeLowerName(t)) + " with --device " +
-                                   DeviceName(rm.device) + ": " + st.message());
+    return Status::InvalidArgument("--kv-dtype " + std::string(DTypeLowerName(t)) +
+                                   " with --device " + DeviceName(rm.device) + ": " + st.message());
   }
   return Status::Ok();
 }
 
+}  // namespace
+
 std::optional<RankModel> LoadModelOrReport(const std::string& command, const std::string& path,
-                                           MpiRuntime& mpi, Communicator& comm,
-                                           int* exit_code, const std::string& device,
-                                           const std::string& kv_dtype) {
+                                           MpiRuntime& mpi, Communicator& comm, int* exit_code,
+                                           const std::string& device, const std::string& kv_dtype) {
   auto rm = LoadOnDevice(path, comm, device);
   if (rm.ok()) {
     mpi.CheckIn();

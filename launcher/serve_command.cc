@@ -39,8 +39,8 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
     IgnoreStopSignals();
   }
   int load_error = 0;
-  auto rm = LoadModelOrReport("serve", o.serve.model_path, mpi, comm, &load_error, o.device,
-                              o.kv_dtype);
+  auto rm =
+      LoadModelOrReport("serve", o.serve.model_path, mpi, comm, &load_error, o.device, o.kv_dtype);
   if (!rm) return load_error;
   ModelRunner& runner = *rm->runner;
   if (rm->model) {
@@ -67,8 +67,7 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
       for (const RankShard& r : plan.ranks()) groups = std::max(groups, r.n_local_groups());
       // In the cache's dtype: smaller dtypes fit more blocks in the budget.
       const int64_t block_bytes =
-          KvBytesPerToken(plan.shape(), groups, runner.kv_dtype()) *
-          o.serve.engine.block_size;
+          KvBytesPerToken(plan.shape(), groups, runner.kv_dtype()) * o.serve.engine.block_size;
       setup[0] = static_cast<int32_t>(o.kv_cache_mb * (1 << 20) / static_cast<double>(block_bytes));
       if (setup[0] < 1) {
         std::cerr << "groupshard serve: --kv-cache-mb " << o.kv_cache_mb

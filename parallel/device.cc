@@ -37,9 +37,7 @@ int CudaDeviceCount(std::string* why) {
 
 bool CudaDeviceAvailable() { return CudaDeviceCount() > 0; }
 
-DType DefaultKvDType(Device device) {
-  return device == Device::kCuda ? DType::kBF16 : DType::kF16;
-}
+DType DefaultKvDType(Device device) { return device == Device::kCuda ? DType::kBF16 : DType::kF16; }
 
 Device DefaultDevice() { return CudaDeviceAvailable() ? Device::kCuda : Device::kCpu; }
 

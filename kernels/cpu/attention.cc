@@ -91,8 +91,8 @@ inline void Prefetch(const uint8_t* p, int64_t bytes) {
 // scores[h * ctx + p0 + i] = scale * q_h · kr[i] for heads [0, nh) and the np
 // rows of one chunk (kr[np..8) repeat the last row): the eight dot products
 // of a head are reduced together.
-inline void ScoreChunk(const float* const* qh, int nh, const float* const kr[8], int np,
-                       int64_t hd, __m256 sv, int64_t ctx, int64_t p0, float* scores) {
+inline void ScoreChunk(const float* const* qh, int nh, const float* const kr[8], int np, int64_t hd,
+                       __m256 sv, int64_t ctx, int64_t p0, float* scores) {
   for (int h = 0; h < nh; ++h) {
     __m256 a[8];
     for (__m256& v : a) v = _mm256_setzero_ps();
@@ -112,8 +112,8 @@ inline void ScoreChunk(const float* const* qh, int nh, const float* const kr[8],
 // fp32 rows are read where they are; other dtypes are widened eight rows at a
 // time into `tile` [8, head_dim], which stays in L1 while every head reads it.
 template <DType T>
-void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow, int64_t ctx,
-                int64_t hd, int64_t row_bytes, float scale, float* tile, float* scores) {
+void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow, int64_t ctx, int64_t hd,
+                int64_t row_bytes, float scale, float* tile, float* scores) {
   const __m256 sv = _mm256_set1_ps(scale);
   for (int64_t p0 = 0; p0 < ctx; p0 += 8) {
     const int np = static_cast<int>(std::min<int64_t>(8, ctx - p0));
@@ -183,8 +183,8 @@ void WeightedRows(const float* w, const float* const* vptr, const float* rows, i
 // output lane sums over p in order: the same bits as fp32 rows holding the
 // widened values.
 template <DType T>
-void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int64_t ctx,
-                        int64_t hd, int64_t row_bytes, float* tile, float* const* out) {
+void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
+                        int64_t row_bytes, float* tile, float* const* out) {
   if constexpr (T == DType::kF32) {
     const auto* vptr = reinterpret_cast<const float* const*>(vrow);
     for (int h = 0; h < nh; ++h) WeightedRows(w + h * ctx, vptr, nullptr, ctx, hd, false, out[h]);
@@ -205,8 +205,8 @@ void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int6
 // One token's heads [h0, h1), all reading group g: each key and value row is
 // loaded once for the whole run of heads.
 template <DType T>
-void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch, int64_t t,
-                 int h0, int h1, int g, int n_heads, float scale, float* out) {
+void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch, int64_t t, int h0,
+                 int h1, int g, int n_heads, float scale, float* out) {
   const int64_t hd = kv.head_dim, B = kv.block_size, G = kv.n_groups;
   const int64_t row_bytes = RowBytes(T, hd);
   const int64_t ctx = batch.positions[t] + 1;
@@ -318,8 +318,8 @@ void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& bat
     case DType::kBF16:
       return Attend<DType::kBF16>(q, kv, batch, head_group, n_heads, scale, out, pool);
     case DType::kQ8_0:
-      CHECK(kv.head_dim % 32 == 0) << "a Q8_0 KV cache needs head_dim a multiple of 32, not "
-                                   << kv.head_dim;
+      CHECK(kv.head_dim % 32 == 0)
+          << "a Q8_0 KV cache needs head_dim a multiple of 32, not " << kv.head_dim;
       return Attend<DType::kQ8_0>(q, kv, batch, head_group, n_heads, scale, out, pool);
     default:
       CHECK(false) << "no CPU attention over a " << DTypeName(kv.dtype) << " KV cache";

@@ -149,8 +149,8 @@ Status CpuOps::SetKvDType(DType t) {
       kv_dtype_ = t;
       return Status::Ok();
     default:
-      return Status::InvalidArgument(std::string("the CPU KV cache holds f32, f16, bf16 or q8_0, not ") +
-                                     DTypeLowerName(t));
+      return Status::InvalidArgument(
+          std::string("the CPU KV cache holds f32, f16, bf16 or q8_0, not ") + DTypeLowerName(t));
   }
 }
 

@@ -215,9 +215,15 @@ std::vector<float> ElementBound(const std::vector<float>& cache, int hd, DType d
   for (size_t i = 0; i < cache.size(); ++i) {
     const float a = std::fabs(cache[i]);
     switch (dtype) {
-      case DType::kF32: e[i] = 0; break;
-      case DType::kF16: e[i] = std::max(a * 0x1p-11f, 0x1p-25f); break;
-      case DType::kBF16: e[i] = a * 0x1p-8f; break;
+      case DType::kF32:
+        e[i] = 0;
+        break;
+      case DType::kF16:
+        e[i] = std::max(a * 0x1p-11f, 0x1p-25f);
+        break;
+      case DType::kBF16:
+        e[i] = a * 0x1p-8f;
+        break;
       default: {
         const size_t b0 = i / 32 * 32;
         float amax = 0;
@@ -318,16 +324,13 @@ TEST_P(PagedAttentionDTypes, ThreadSplitChangesNoBit) {
 // head_dim a multiple of 32.
 INSTANTIATE_TEST_SUITE_P(
     Caches, PagedAttentionDTypes,
-    ::testing::Values(KvCase{DType::kF32, {64, 8, 2}, true},
-                      KvCase{DType::kF16, {16, 9, 3}, true}, KvCase{DType::kF16, {64, 8, 2}, true},
-                      KvCase{DType::kF16, {12, 6, 3}, false},
-                      KvCase{DType::kF16, {16, 20, 1}, false},
-                      KvCase{DType::kBF16, {16, 9, 3}, true},
-                      KvCase{DType::kBF16, {64, 8, 2}, true},
-                      KvCase{DType::kBF16, {12, 6, 3}, false},
-                      KvCase{DType::kQ8_0, {32, 9, 3}, true},
-                      KvCase{DType::kQ8_0, {64, 8, 2}, true},
-                      KvCase{DType::kQ8_0, {128, 20, 1}, false}),
+    ::testing::Values(
+        KvCase{DType::kF32, {64, 8, 2}, true}, KvCase{DType::kF16, {16, 9, 3}, true},
+        KvCase{DType::kF16, {64, 8, 2}, true}, KvCase{DType::kF16, {12, 6, 3}, false},
+        KvCase{DType::kF16, {16, 20, 1}, false}, KvCase{DType::kBF16, {16, 9, 3}, true},
+        KvCase{DType::kBF16, {64, 8, 2}, true}, KvCase{DType::kBF16, {12, 6, 3}, false},
+        KvCase{DType::kQ8_0, {32, 9, 3}, true}, KvCase{DType::kQ8_0, {64, 8, 2}, true},
+        KvCase{DType::kQ8_0, {128, 20, 1}, false}),
     [](const ::testing::TestParamInfo<KvCase>& i) {
       return std::string(DTypeLowerName(i.param.dtype)) + "_hd" + std::to_string(i.param.shape.hd) +
              "_heads" + std::to_string(i.param.shape.n_heads) + "_groups" +

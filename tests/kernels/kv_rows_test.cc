@@ -137,7 +137,7 @@ TEST(KvRowsTest, Q8_0WidensAsDequantizeRowWithinHalfAStep) {
     const int64_t n = 128;
     std::vector<float> x(n);
     for (float& v : x) v = g(rng) * scale;
-    x[37] = 8.0f * scale;  // an outlier sets its block's step
+    x[37] = 8.0f * scale;                      // an outlier sets its block's step
     std::fill(x.begin() + 96, x.end(), 0.0f);  // an all-zero block: d = 0, q = 0
     std::vector<uint8_t> row(RowBytes(DType::kQ8_0, n));
     StoreKvRow(DType::kQ8_0, x.data(), n, row.data());

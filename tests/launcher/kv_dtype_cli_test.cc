@@ -47,8 +47,8 @@ const std::string kGreedy =
 // then, the only cache): f32 must still give exactly this.
 const std::vector<int> kF32Ids = {200, 44, 100, 128, 199, 21, 229, 249, 35, 244, 237, 222};
 const std::vector<double> kF32Logprobs = {
-    -3.175635814666748, -3.197627544403076, -3.1033833026885986, -2.7988858222961426,
-    -3.212489604949951, -3.1449594497680664, -3.063681125640869, -1.9132018089294434,
+    -3.175635814666748, -3.197627544403076,  -3.1033833026885986, -2.7988858222961426,
+    -3.212489604949951, -3.1449594497680664, -3.063681125640869,  -1.9132018089294434,
     -2.609342098236084, -3.4140422344207764, -3.4257619380950928, -2.390413761138916};
 
 std::vector<int> Ids(const nlohmann::json& j) {
@@ -125,8 +125,9 @@ TEST(KvDTypeCliTest, DTypesThatCannotBeHeldExitTwoNamingTheFlag) {
     }
     EXPECT_NE(rc, 0) << out;
     EXPECT_NE(rc, 124) << "timed out: a rank hung\n" << out;
-    const std::string want = "--kv-dtype q8_0 with --device cpu: a q8_0 KV cache needs head_dim a "
-                             "multiple of 32; this model's is 8";
+    const std::string want =
+        "--kv-dtype q8_0 with --device cpu: a q8_0 KV cache needs head_dim a "
+        "multiple of 32; this model's is 8";
     const size_t at = out.find(want);
     EXPECT_NE(at, std::string::npos) << out;
     EXPECT_EQ(out.find(want, at + 1), std::string::npos) << "said more than once:\n" << out;

@@ -1,0 +1,92 @@
+// Decode attention alone over caches of each dtype, with SmolLM2-135M's
+// shape (30 layers, 9 query heads in 3 groups, head_dim 64, blocks of 16
+// scattered by the block table): one token at a context of 128 or 2048,
+// every layer's K/V a separate allocation, so at 2048 (94 MB of fp32 K/V per
+// token) the rows come from memory as they do in a real decode step.
+//
+//   build/bin/kv_attention_bench [--benchmark_filter=...]
+//
+// bytes_per_second counts the K/V bytes read: a memory-bound kernel reads its
+// stored bytes at the machine's bandwidth whatever the dtype, so the smaller
+// dtypes should take proportionally less time.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/dtype.h"
+#include "kernels/thread_pool.h"
+
+namespace gs {
+namespace {
+
+void BM_DecodeAttention(benchmark::State& state) {
+  const DType dtype = static_cast<DType>(state.range(0));
+  const int ctx = static_cast<int>(state.range(1));
+  const int threads = static_cast<int>(state.range(2));
+  constexpr int kLayers = 30, kGroups = 3, kHeads = 9, kHeadDim = 64, kBlock = 16;
+  const int n_blocks = (ctx + kBlock - 1) / kBlock;
+  const int64_t row = RowBytes(dtype, kHeadDim);
+  const int64_t layer_bytes = static_cast<int64_t>(n_blocks) * kGroups * kBlock * row;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<std::vector<uint8_t>> k(kLayers), v(kLayers);
+  std::vector<float> x(kHeadDim);
+  for (int il = 0; il < kLayers; ++il) {
+    for (auto* m : {&k[il], &v[il]}) {
+      m->resize(layer_bytes);
+      for (int64_t r = 0; r < layer_bytes / row; ++r) {
+        for (float& e : x) e = g(rng);
+        QuantizeRow(dtype, x.data(), m->data() + r * row, kHeadDim);
+      }
+    }
+  }
+  std::vector<float> q(kHeads * kHeadDim), out(kHeads * kHeadDim);
+  for (float& e : q) e = g(rng);
+  std::vector<int32_t> table(n_blocks), head_group(kHeads);
+  for (int i = 0; i < n_blocks; ++i) table[i] = (i * 7) % n_blocks;
+  for (int h = 0; h < kHeads; ++h) head_group[h] = h / (kHeads / kGroups);
+  const int32_t pos = ctx - 1, seq = 0;
+  kernels::AttentionBatch b;
+  b.n_tokens = 1;
+  b.positions = &pos;
+  b.token_seq = &seq;
+  b.block_tables = table.data();
+  b.max_blocks = n_blocks;
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    for (int il = 0; il < kLayers; ++il) {
+      kernels::KvLayer kv;
+      kv.k = k[il].data();
+      kv.v = v[il].data();
+      kv.dtype = dtype;
+      kv.n_groups = kGroups;
+      kv.block_size = kBlock;
+      kv.head_dim = kHeadDim;
+      kernels::PagedAttention(q.data(), kv, b, head_group.data(), kHeads, 0.125f, out.data(),
+                              threads > 1 ? &pool : nullptr);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * kLayers * static_cast<int64_t>(ctx) * kGroups *
+                          row);
+  state.SetLabel(DTypeLowerName(dtype));
+}
+
+void Args(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (int ctx : {128, 2048}) {
+      for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
+        b->Args({static_cast<int64_t>(t), ctx, threads});
+      }
+    }
+  }
+  b->ArgNames({"dtype", "ctx", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+BENCHMARK(BM_DecodeAttention)->Apply(Args);
+
+}  // namespace
+}  // namespace gs
+
+BENCHMARK_MAIN();
