@@ -1,6 +1,7 @@
 #include "core/llama_model.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 
@@ -48,10 +49,46 @@ StatusOr<std::vector<float>> ReadVector(const WeightSource& src, const std::stri
 
 }  // namespace
 
+namespace {
+
+// Bytes of each scratch buffer (the order of LlamaModel's Scratch members x_,
+// sum_, h_, q_, k_, v_, attn_, gate_, up_, act_, hl_, logits_), for a step of
+// n tokens and n_logits logit rows. At least 64 bytes each, so an empty step
+// still has addresses.
+constexpr int kScratchBuffers = 12;
+std::array<size_t, kScratchBuffers> ScratchSizes(const ModelConfig& c, const RankShard& shard,
+                                                 DType in, int64_t n, int64_t n_logits) {
+  const int64_t H = c.hidden_size, hd = c.head_dim;
+  const int64_t nq = shard.n_local_heads() * hd, nkv = shard.n_local_groups() * hd;
+  const int64_t I = shard.mlp_cols.size(), V = shard.vocab_rows.size();
+  const int64_t nl = std::max<int64_t>(n_logits, 1);
+  auto f32 = [](int64_t elems) { return std::max<size_t>(elems * sizeof(float), 64); };
+  auto act = [&](int64_t elems) { return std::max<size_t>(RowBytes(in, elems), 64); };
+  return {f32(n * H), f32(n * H),  act(n * H),  f32(n * nq), f32(n * nkv), f32(n * nkv),
+          act(n * nq), f32(n * I), f32(n * I),  act(n * I),  act(nl * H),  f32(nl * V)};
+}
+
+}  // namespace
+
 void* LlamaModel::Scratch::Get(DeviceOps& ops, size_t bytes) {
-  bytes = std::max<size_t>(bytes, 64);
   if (!mem || mem->bytes() < bytes) mem = ops.Allocate(bytes);
   return mem->data();
+}
+
+int64_t LlamaModel::ScratchBytes(const ModelConfig& c, const RankShard& shard, DType matmul_input,
+                                 int64_t n_tokens, int64_t n_logits) {
+  int64_t total = 0;
+  for (size_t b : ScratchSizes(c, shard, matmul_input, n_tokens, n_logits)) total += b;
+  return total;
+}
+
+int64_t LlamaModel::scratch_bytes() const {
+  int64_t total = 0;
+  for (const Scratch* s : {&x_, &sum_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &act_, &hl_,
+                           &logits_}) {
+    if (s->mem) total += static_cast<int64_t>(s->mem->bytes());
+  }
+  return total;
 }
 
 LlamaModel::LlamaModel(const ModelConfig& config, const ShardPlan& plan, Communicator& comm,
@@ -187,25 +224,11 @@ std::unique_ptr<KvCache> LlamaModel::MakeKvCache(int n_blocks, int block_size) c
 
 void LlamaModel::EnsureScratch(int64_t n, int64_t n_logits) {
   DeviceOps& o = *ops_;
-  const DType in = o.matmul_input_dtype();
-  const int64_t H = config_.hidden_size, hd = config_.head_dim;
-  const int64_t nq = shard_.n_local_heads() * hd, nkv = shard_.n_local_groups() * hd;
-  const int64_t I = shard_.mlp_cols.size();
-  const int64_t nl = std::max<int64_t>(n_logits, 1);
-  auto f32 = [](int64_t elems) { return static_cast<size_t>(elems) * sizeof(float); };
-  auto act = [&](int64_t elems) { return static_cast<size_t>(RowBytes(in, elems)); };
-  x_.Get(o, f32(n * H));
-  sum_.Get(o, f32(n * H));
-  h_.Get(o, act(n * H));
-  q_.Get(o, f32(n * nq));
-  k_.Get(o, f32(n * nkv));
-  v_.Get(o, f32(n * nkv));
-  attn_.Get(o, act(n * nq));
-  gate_.Get(o, f32(n * I));
-  up_.Get(o, f32(n * I));
-  act_.Get(o, act(n * I));
-  hl_.Get(o, act(nl * H));
-  logits_.Get(o, f32(nl * lm_head_.local_rows()));
+  CHECK_EQ(lm_head_.local_rows(), shard_.vocab_rows.size());
+  const auto sz = ScratchSizes(config_, shard_, o.matmul_input_dtype(), n, n_logits);
+  Scratch* const buffers[kScratchBuffers] = {&x_, &sum_, &h_, &q_, &k_, &v_, &attn_,
+                                             &gate_, &up_, &act_, &hl_, &logits_};
+  for (int b = 0; b < kScratchBuffers; ++b) buffers[b]->Get(o, sz[b]);
 }
 
 void LlamaModel::Upload(const ModelInput& in) {

@@ -62,6 +62,15 @@ class LlamaModel {
   const ModelConfig& config() const { return config_; }
   const RankShard& shard() const { return shard_; }
   const WeightBytes& weight_bytes() const { return bytes_; }
+  // Bytes of activation scratch a step of `n_tokens` tokens and `n_logits`
+  // logit rows needs on the rank holding `shard`, with products fed in
+  // `matmul_input` (DeviceOps::matmul_input_dtype): what Forward allocates
+  // for its largest step. Scratch only grows, so this bounds it for any mix
+  // of smaller steps.
+  static int64_t ScratchBytes(const ModelConfig& c, const RankShard& shard, DType matmul_input,
+                              int64_t n_tokens, int64_t n_logits);
+  // Bytes of activation scratch allocated now.
+  int64_t scratch_bytes() const;
   kernels::DeviceOps& ops() const { return *ops_; }
   // Called inside Run for every layer after RoPE, with this rank's
   // q [n, n_local_heads, head_dim] and k [n, n_local_groups, head_dim] in

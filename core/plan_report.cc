@@ -1,5 +1,7 @@
 #include "core/plan_report.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <sstream>
 
@@ -43,6 +45,39 @@ int64_t PlanReport::total_weight_bytes() const {
   return t;
 }
 
+int64_t KvCapacity::sequences(int64_t context) const {
+  const int64_t per_seq = (context + budget.block_size - 1) / budget.block_size;
+  return per_seq > 0 ? n_blocks / per_seq : 0;
+}
+
+KvCapacity PlanKvCapacity(const PlanReport& r, const KvBudget& budget) {
+  KvCapacity cap;
+  cap.budget = budget;
+  int64_t least = -1;
+  for (const RankReport& rr : r.ranks) {
+    RankCapacity rc;
+    rc.scratch_bytes = LlamaModel::ScratchBytes(r.config, rr.shard, DType::kF32,
+                                                budget.max_batch_tokens, budget.max_logit_rows);
+    // Rank 0 samples from the whole vocabulary's logits (Engine's host buffer).
+    if (rr.shard.tp_rank == 0) {
+      rc.scratch_bytes += static_cast<int64_t>(budget.max_logit_rows) * r.config.vocab_size *
+                          static_cast<int64_t>(sizeof(float));
+    }
+    rc.kv_budget_bytes = budget.memory_per_rank - rr.weights.total() - rc.scratch_bytes;
+    rc.block_bytes = rr.kv_bytes_per_token * budget.block_size;
+    rc.blocks = rc.kv_budget_bytes > 0 && rc.block_bytes > 0
+                    ? rc.kv_budget_bytes / rc.block_bytes
+                    : 0;
+    if (least < 0 || rc.blocks < least) {
+      least = rc.blocks;
+      cap.limiting_rank = rr.shard.tp_rank;
+    }
+    cap.ranks.push_back(rc);
+  }
+  cap.n_blocks = static_cast<int>(std::min<int64_t>(std::max<int64_t>(least, 0), INT32_MAX));
+  return cap;
+}
+
 StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size, DType kv_dtype) {
   GS_ASSIGN_OR_RETURN(ShardPlan plan, ShardPlan::Make(src.config(), tp_size));
   PlanReport rep;
@@ -72,7 +107,8 @@ StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size, DType 
   return rep;
 }
 
-std::string FormatPlanText(const PlanReport& r, int64_t context, int64_t batch) {
+std::string FormatPlanText(const PlanReport& r, int64_t context, int64_t batch,
+                           const KvCapacity* capacity) {
   const ModelConfig& c = r.config;
   std::ostringstream o;
   o << "model: " << c.arch << ", " << c.n_layers << " layers, hidden " << c.hidden_size
@@ -106,10 +142,37 @@ std::string FormatPlanText(const PlanReport& r, int64_t context, int64_t batch) 
   for (const RankReport& rr : r.ranks) kv_total += rr.kv_bytes_per_token;
   o << "total weights " << Human(r.total_weight_bytes()) << ", KV " << Human(kv_total)
     << " per token over all ranks\n";
+  if (capacity == nullptr) return o.str();
+  const KvCapacity& cap = *capacity;
+  const KvBudget& b = cap.budget;
+  o << "\nKV capacity with " << Human(b.memory_per_rank) << " per rank (" << DTypeLowerName(r.kv_dtype)
+    << " cache, blocks of " << b.block_size << " tokens, steps of up to " << b.max_batch_tokens
+    << " tokens and " << b.max_logit_rows << " logit rows):\n";
+  o << "rank  weights      scratch      left for KV    KV/block     blocks\n";
+  for (size_t i = 0; i < cap.ranks.size(); ++i) {
+    const RankCapacity& rc = cap.ranks[i];
+    char line[256];
+    std::snprintf(line, sizeof(line), "%-5zu %-12s %-12s %-14s %-12s %lld\n", i,
+                  Human(r.ranks[i].weights.total()).c_str(), Human(rc.scratch_bytes).c_str(),
+                  rc.kv_budget_bytes >= 0 ? Human(rc.kv_budget_bytes).c_str()
+                                          : ("-" + Human(-rc.kv_budget_bytes)).c_str(),
+                  Human(rc.block_bytes).c_str(), static_cast<long long>(rc.blocks));
+    o << line;
+  }
+  if (cap.n_blocks == 0) {
+    o << "does not fit: rank " << cap.limiting_rank << " has no room for one KV block of "
+      << Human(cap.ranks[cap.limiting_rank].block_bytes) << "\n";
+    return o.str();
+  }
+  o << "every rank: " << cap.n_blocks << " blocks (set by rank " << cap.limiting_rank
+    << ") = " << cap.tokens() << " tokens of context, " << cap.sequences(context)
+    << " sequences of " << context << " tokens; KV cache " << Human(cap.kv_bytes(0))
+    << " on rank 0\n";
   return o.str();
 }
 
-nlohmann::json PlanJson(const PlanReport& r, int64_t context, int64_t batch) {
+nlohmann::json PlanJson(const PlanReport& r, int64_t context, int64_t batch,
+                        const KvCapacity* capacity) {
   const ModelConfig& c = r.config;
   nlohmann::json j;
   j["arch"] = c.arch;
@@ -143,6 +206,25 @@ nlohmann::json PlanJson(const PlanReport& r, int64_t context, int64_t batch) {
                      {"layer_weight_bytes", rr.weights.layers},
                      {"kv_bytes_per_token", rr.kv_bytes_per_token},
                      {"kv_bytes_context_batch", rr.kv_bytes_per_token * context * batch}});
+  }
+  if (capacity != nullptr) {
+    const KvCapacity& cap = *capacity;
+    for (size_t i = 0; i < cap.ranks.size(); ++i) {
+      const RankCapacity& rc = cap.ranks[i];
+      ranks[i]["scratch_bytes"] = rc.scratch_bytes;
+      ranks[i]["kv_budget_bytes"] = rc.kv_budget_bytes;
+      ranks[i]["kv_block_bytes"] = rc.block_bytes;
+      ranks[i]["kv_blocks_fit"] = rc.blocks;
+      ranks[i]["kv_cache_bytes"] = cap.kv_bytes(static_cast<int>(i));
+    }
+    j["capacity"] = {{"memory_per_rank", cap.budget.memory_per_rank},
+                     {"block_size", cap.budget.block_size},
+                     {"max_batch_tokens", cap.budget.max_batch_tokens},
+                     {"max_logit_rows", cap.budget.max_logit_rows},
+                     {"kv_blocks", cap.n_blocks},
+                     {"limiting_rank", cap.limiting_rank},
+                     {"kv_tokens", cap.tokens()},
+                     {"sequences", cap.sequences(context)}};
   }
   j["ranks"] = ranks;
   return j;

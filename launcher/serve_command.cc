@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/plan_report.h"
 #include "core/tokenizer.h"
+#include "core/weight_source.h"
 #include "launcher/commands.h"
 #include "parallel/mpi_communicator.h"
 #include "core/rank_model.h"
@@ -19,6 +21,7 @@ struct ServeCliOpts {
   ServeOptions serve;
   int kv_blocks = 0;
   double kv_cache_mb = 512;
+  int64_t memory_per_rank = 0;  // bytes; 0: --kv-cache-mb sets the cache
   int threads = 1;
   std::string device;  // "" = cuda when usable, else cpu
   std::string kv_dtype;  // "" = the device's default
@@ -26,6 +29,34 @@ struct ServeCliOpts {
   double launch_timeout = 30;  // --launch-timeout
   bool no_prefix_cache = false;
 };
+
+// The KV blocks --memory-per-rank leaves room for on every rank after its
+// weights and scratch (PlanKvCapacity, as `plan --memory-per-rank`).
+StatusOr<int> KvBlocksForMemory(const ServeCliOpts& o, int tp_size, DType kv_dtype,
+                                Device device) {
+  if (device != Device::kCpu) {
+    return Status::InvalidArgument(
+        "--memory-per-rank plans CPU memory; with --device cuda give --kv-cache-mb");
+  }
+  GS_ASSIGN_OR_RETURN(auto src, WeightSource::Open(o.serve.model_path));
+  GS_ASSIGN_OR_RETURN(PlanReport rep,
+                      MakePlanReport(*src, tp_size, kv_dtype));
+  KvBudget b;
+  b.memory_per_rank = o.memory_per_rank;
+  b.block_size = o.serve.engine.block_size;
+  b.max_batch_tokens = o.serve.engine.scheduler.max_batch_tokens;
+  b.max_logit_rows = std::min(o.serve.engine.scheduler.max_running, b.max_batch_tokens);
+  const KvCapacity cap = PlanKvCapacity(rep, b);
+  if (cap.n_blocks < 1) {
+    const RankCapacity& rc = cap.ranks[cap.limiting_rank];
+    return Status::InvalidArgument(
+        "--memory-per-rank " + std::to_string(o.memory_per_rank) + " bytes leaves rank " +
+        std::to_string(cap.limiting_rank) + " " + std::to_string(rc.kv_budget_bytes) +
+        " bytes after its weights and scratch, less than one KV block of " +
+        std::to_string(rc.block_bytes) + " bytes (see `groupshard plan --memory-per-rank`)");
+  }
+  return cap.n_blocks;
+}
 
 int RunServe(ServeCliOpts o, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv, "groupshard serve", o.launch_timeout);
@@ -61,6 +92,15 @@ int RunServe(ServeCliOpts o, int* argc, char*** argv) {
     }
     if (o.kv_blocks > 0) {
       setup[0] = o.kv_blocks;
+    } else if (o.memory_per_rank > 0) {
+      // What `plan --memory-per-rank` prints, from the same figures.
+      auto blocks = KvBlocksForMemory(o, plan.tp_size(), runner.kv_dtype(), rm->device);
+      if (blocks.ok()) {
+        setup[0] = *blocks;
+      } else {
+        std::cerr << "groupshard serve: " << blocks.status().message() << "\n";
+        setup[1] = kUsageError;
+      }
     } else {
       // The budget is per rank; the rank holding the most groups sets the count.
       int groups = 0;
@@ -119,10 +159,18 @@ RunFn AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   auto* blocks = app.add_option("--kv-blocks", o->kv_blocks, "KV-cache blocks (every rank)")
                      ->check(CLI::PositiveNumber);
-  app.add_option("--kv-cache-mb", o->kv_cache_mb, "KV-cache budget per rank in MiB")
+  auto* mb = app.add_option("--kv-cache-mb", o->kv_cache_mb, "KV-cache budget per rank in MiB")
+                 ->check(CLI::PositiveNumber)
+                 ->excludes(blocks)
+                 ->capture_default_str();
+  app.add_option("--memory-per-rank", o->memory_per_rank,
+                 "Memory each rank may use (bytes, or with a unit: 512MiB, 8GiB): the KV cache "
+                 "gets what weights and scratch leave, as `groupshard plan --memory-per-rank` "
+                 "prints (cpu)")
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::PositiveNumber)
       ->excludes(blocks)
-      ->capture_default_str();
+      ->excludes(mb);
   app.add_option("--block-size", o->serve.engine.block_size, "KV-cache block size in tokens")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -215,6 +215,66 @@ TEST_F(TensorParallelTest, AllReduceSumDoesNotDependOnTheMessageSize) {
   for (float x : all) EXPECT_EQ(std::memcmp(&x, &one, sizeof(float)), 0);
 }
 
+// `plan --memory-per-rank` against what a rank really allocates for the same
+// budget: its cache of the planned block count has the planned bytes, and
+// the largest step's activation scratch is the planned scratch (less rank
+// 0's host logits, which the engine holds).
+TEST_F(TensorParallelTest, CapacityPlanEqualsTheAllocation) {
+  std::vector<std::string> paths = {gs::testing::DataPath("models/g9x3")};
+  const std::string smol = gs::testing::SmolLM2Path();
+  if (!smol.empty()) paths.push_back(smol);
+  for (const std::string& path : paths) {
+    SCOPED_TRACE(path);
+    auto src = WeightSource::Open(path);
+    ASSERT_TRUE(src.ok());
+    if (!ShardPlan::Make((*src)->config(), comm_.size()).ok()) continue;
+    auto rm = LoadRankModel(path, comm_);
+    ASSERT_TRUE(rm.ok());
+    LlamaModel& model = *rm->model;
+    auto rep = MakePlanReport(**src, comm_.size(), model.ops().kv_dtype());
+    ASSERT_TRUE(rep.ok());
+    KvBudget b;
+    b.block_size = 16;
+    b.max_batch_tokens = 64;
+    b.max_logit_rows = 8;
+    b.memory_per_rank = rep->ranks[0].weights.total() + (48ll << 20);
+    const KvCapacity cap = PlanKvCapacity(*rep, b);
+    ASSERT_GE(cap.n_blocks, b.max_batch_tokens / b.block_size);
+    const RankCapacity& mine = cap.ranks[comm_.rank()];
+    auto cache = model.MakeKvCache(cap.n_blocks, b.block_size);
+    EXPECT_EQ(cache->bytes(), cap.kv_bytes(comm_.rank()));
+    EXPECT_EQ(mine.block_bytes * cap.n_blocks, cache->bytes());
+    // The largest step: one sequence of max_batch_tokens tokens, the last
+    // max_logit_rows of them asking for logits.
+    ModelInput in;
+    const int n = b.max_batch_tokens;
+    in.max_blocks = n / b.block_size;
+    for (int t = 0; t < n; ++t) {
+      in.tokens.push_back(3 + t % 50);
+      in.positions.push_back(t);
+      in.slots.push_back(t);
+      in.token_seq.push_back(0);
+    }
+    for (int k = 0; k < in.max_blocks; ++k) in.block_tables.push_back(k);
+    for (int r = n - b.max_logit_rows; r < n; ++r) in.logit_rows.push_back(r);
+    std::vector<float> logits(static_cast<size_t>(b.max_logit_rows) *
+                              model.config().vocab_size);
+    model.Forward(in, *cache, comm_.rank() == 0 ? logits.data() : nullptr);
+    int64_t host_logits = 0;
+    if (comm_.rank() == 0) host_logits = static_cast<int64_t>(logits.size() * sizeof(float));
+    EXPECT_EQ(model.scratch_bytes() + host_logits, mine.scratch_bytes);
+    EXPECT_EQ(model.weight_bytes().total() + mine.scratch_bytes + mine.kv_budget_bytes,
+              b.memory_per_rank);
+    EXPECT_LE(model.weight_bytes().total() + mine.scratch_bytes + cache->bytes(),
+              b.memory_per_rank);
+    if (comm_.rank() == 0) {
+      std::printf("[tp] P=%d %s: %d KV blocks in %lld MiB per rank (rank %d limits)\n",
+                  comm_.size(), path.substr(path.rfind('/') + 1).c_str(), cap.n_blocks,
+                  static_cast<long long>(b.memory_per_rank >> 20), cap.limiting_rank);
+    }
+  }
+}
+
 // Where each rank runs: its network namespace. Under the multi-host test
 // (GS_EXPECT_DISTINCT_HOSTS=1) every rank must be on a host of its own.
 TEST_F(TensorParallelTest, HostNames) {
