@@ -51,8 +51,8 @@ StatusOr<std::vector<float>> ReadVector(const WeightSource& src, const std::stri
 
 namespace {
 
-// Bytes of each scratch buffer (the order of LlamaModel's Scratch members x_,
-// sum_, h_, q_, k_, v_, attn_, gate_, up_, act_, hl_, logits_), for a step of
+// Bytes of each scratch buffer (in the order of LlamaModel::ScratchBuffers:
+// x_, sum_, h_, q_, k_, v_, attn_, gate_, up_, act_, hl_, logits_), for a step of
 // n tokens and n_logits logit rows. At least 64 bytes each, so an empty step
 // still has addresses.
 constexpr int kScratchBuffers = 12;
@@ -82,10 +82,15 @@ int64_t LlamaModel::ScratchBytes(const ModelConfig& c, const RankShard& shard, D
   return total;
 }
 
+template <typename Model>
+auto LlamaModel::ScratchBuffers(Model& m) {
+  return std::array{&m.x_,    &m.sum_,  &m.h_,  &m.q_,   &m.k_,  &m.v_,
+                    &m.attn_, &m.gate_, &m.up_, &m.act_, &m.hl_, &m.logits_};
+}
+
 int64_t LlamaModel::scratch_bytes() const {
   int64_t total = 0;
-  for (const Scratch* s : {&x_, &sum_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &act_, &hl_,
-                           &logits_}) {
+  for (const Scratch* s : ScratchBuffers(*this)) {
     if (s->mem) total += static_cast<int64_t>(s->mem->bytes());
   }
   return total;
@@ -226,8 +231,8 @@ void LlamaModel::EnsureScratch(int64_t n, int64_t n_logits) {
   DeviceOps& o = *ops_;
   CHECK_EQ(lm_head_.local_rows(), shard_.vocab_rows.size());
   const auto sz = ScratchSizes(config_, shard_, o.matmul_input_dtype(), n, n_logits);
-  Scratch* const buffers[kScratchBuffers] = {&x_, &sum_, &h_, &q_, &k_, &v_, &attn_,
-                                             &gate_, &up_, &act_, &hl_, &logits_};
+  const auto buffers = ScratchBuffers(*this);
+  static_assert(std::tuple_size_v<decltype(buffers)> == kScratchBuffers);
   for (int b = 0; b < kScratchBuffers; ++b) buffers[b]->Get(o, sz[b]);
 }
 

@@ -133,6 +133,10 @@ class LlamaModel {
     void* Get(kernels::DeviceOps& ops, size_t bytes);
   };
   Scratch x_, h_, q_, k_, v_, attn_, gate_, up_, act_, hl_, logits_, sum_;
+  // Pointers to the scratch buffers above (const for a const model), in the
+  // order of ScratchSizes (llama_model.cc): the one list of them.
+  template <typename Model>
+  static auto ScratchBuffers(Model& m);
 };
 
 }  // namespace gs
