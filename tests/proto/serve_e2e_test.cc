@@ -95,6 +95,17 @@ pb::ModelInfoResponse Info(InferenceClient& client) {
   return info;
 }
 
+// ModelInfo once no KV block is referenced, or after a second: the step loop
+// publishes it after each step, so the last release may show a step later.
+pb::ModelInfoResponse InfoWhenAllBlocksFree(InferenceClient& client) {
+  pb::ModelInfoResponse info = Info(client);
+  for (int i = 0; i < 20 && info.kv_free_blocks() != info.kv_total_blocks(); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+    info = Info(client);
+  }
+  return info;
+}
+
 TEST(ServeE2E, ConcurrentGreedyMatchesAloneFixture) {
   testing::ServerProcess server;
   std::string why;
@@ -103,12 +114,7 @@ TEST(ServeE2E, ConcurrentGreedyMatchesAloneFixture) {
       << why;
   InferenceClient client(server.address());
   ExpectConcurrentMatchesAlone(client, MixedRequests(false, 40));
-  // ModelInfo is published by the step loop after each step: allow it one.
-  pb::ModelInfoResponse info = Info(client);
-  for (int i = 0; i < 20 && info.kv_free_blocks() != info.kv_total_blocks(); ++i) {
-    std::this_thread::sleep_for(milliseconds(50));
-    info = Info(client);
-  }
+  pb::ModelInfoResponse info = InfoWhenAllBlocksFree(client);
   EXPECT_EQ(info.tp_size(), 2);
   EXPECT_EQ(info.shards_size(), 2);
   // No block referenced; the blocks of finished requests may stay cached.
@@ -252,7 +258,7 @@ TEST(ServeE2E, SmallCacheForcesPreemptionAndStaysCorrect) {
   std::vector<pb::GenerateRequest> reqs = MixedRequests(false, 40);
   for (auto& r : reqs) r.set_max_tokens(36);
   ExpectConcurrentMatchesAlone(client, reqs);
-  const pb::ModelInfoResponse info = Info(client);
+  const pb::ModelInfoResponse info = InfoWhenAllBlocksFree(client);
   EXPECT_GT(info.preemptions(), 0);
   EXPECT_GT(info.prefix_hit_tokens(), 0);
   EXPECT_EQ(info.kv_free_blocks(), 16);
@@ -329,7 +335,7 @@ TEST(ServeE2E, SmallQ8_0CacheForcesPreemptionAndStaysCorrect) {
   std::vector<pb::GenerateRequest> reqs = MixedRequests(false, 40);
   for (auto& r : reqs) r.set_max_tokens(36);
   ExpectConcurrentMatchesAlone(client, reqs);
-  const pb::ModelInfoResponse info = Info(client);
+  const pb::ModelInfoResponse info = InfoWhenAllBlocksFree(client);
   EXPECT_GT(info.preemptions(), 0);
   EXPECT_EQ(info.kv_free_blocks(), 16);
   EXPECT_EQ(info.kv_dtype(), "q8_0");
