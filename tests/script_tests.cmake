@@ -3,3 +3,10 @@ add_test(NAME coordinator_e2e
          COMMAND timeout 600 bash ${CMAKE_CURRENT_SOURCE_DIR}/proto/coordinator_e2e_test.sh
                  $<TARGET_FILE:groupshard>)
 set_tests_properties(coordinator_e2e PROPERTIES TIMEOUT 700 RUN_SERIAL TRUE)
+
+# Launching under Slurm: a one-node cluster of its own (munged, slurmctld,
+# slurmd), then salloc + mpirun and srun --mpi=pmix at P = 2 against one rank.
+add_test(NAME slurm_launch
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/slurm_test.sh $<TARGET_FILE:groupshard>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data/models/g9x3.gguf)
+set_tests_properties(slurm_launch PROPERTIES TIMEOUT 500 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
