@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "parallel/collective_traffic.h"
+
 namespace gs {
 
 class Communicator {
@@ -47,47 +49,45 @@ class LocalCommunicator : public Communicator {
   void Barrier() override {}
 };
 
-// Wraps another communicator and counts the calls (used to show the number of
-// all-reduces per layer).
+// Wraps another communicator and meters it: calls per collective, the
+// messages and bytes this rank sends in them (by the formulas of
+// collective_traffic.h, i.e. MpiCommunicator's algorithms), and the wall
+// time the calling thread spends inside them. Over MPI that time is what the
+// collectives cost this rank, waiting for slower peers included. NCCL calls
+// return once enqueued on the stream, so over a NcclCommunicator the time is
+// only the enqueueing: the transfers run on the GPU and show in the step's
+// time, not here.
 class CountingCommunicator : public Communicator {
  public:
   explicit CountingCommunicator(Communicator& inner) : inner_(inner) {}
   int rank() const override { return inner_.rank(); }
   int size() const override { return inner_.size(); }
-  void AllReduceSum(float* data, size_t n) override {
-    ++all_reduces_;
-    all_reduce_floats_ += n;
-    inner_.AllReduceSum(data, n);
-  }
-  void AllGather(const void* send, size_t bytes, void* recv) override {
-    ++all_gathers_;
-    inner_.AllGather(send, bytes, recv);
-  }
-  void GatherV(const float* send, const std::vector<int>& counts, float* recv, int root) override {
-    ++gathers_;
-    inner_.GatherV(send, counts, recv, root);
-  }
-  void Broadcast(void* data, size_t bytes, int root) override {
-    ++broadcasts_;
-    inner_.Broadcast(data, bytes, root);
-  }
-  void BroadcastPatiently(void* data, size_t bytes, int root) override {
-    ++broadcasts_;
-    inner_.BroadcastPatiently(data, bytes, root);
-  }
-  void Barrier() override { inner_.Barrier(); }
+  void AllReduceSum(float* data, size_t n) override;
+  void AllGather(const void* send, size_t bytes, void* recv) override;
+  void GatherV(const float* send, const std::vector<int>& counts, float* recv, int root) override;
+  void Broadcast(void* data, size_t bytes, int root) override;
+  void BroadcastPatiently(void* data, size_t bytes, int root) override;
+  void Barrier() override;
 
   int64_t all_reduces() const { return all_reduces_; }
   int64_t all_reduce_floats() const { return all_reduce_floats_; }
   int64_t all_gathers() const { return all_gathers_; }
   int64_t gathers() const { return gathers_; }
   int64_t broadcasts() const { return broadcasts_; }
-  void Reset() { all_reduces_ = all_reduce_floats_ = all_gathers_ = gathers_ = broadcasts_ = 0; }
+  int64_t barriers() const { return barriers_; }
+  // What this rank sent in the collectives so far (barriers send no payload
+  // and are not counted).
+  const Traffic& sent() const { return sent_; }
+  // Seconds this thread spent inside collectives, barriers included.
+  double seconds() const { return seconds_; }
+  void Reset();
 
  private:
   Communicator& inner_;
-  int64_t all_reduces_ = 0, all_reduce_floats_ = 0, all_gathers_ = 0, gathers_ = 0,
-          broadcasts_ = 0;
+  int64_t all_reduces_ = 0, all_reduce_floats_ = 0, all_gathers_ = 0, gathers_ = 0, broadcasts_ = 0,
+          barriers_ = 0;
+  Traffic sent_;
+  double seconds_ = 0;
 };
 
 }  // namespace gs

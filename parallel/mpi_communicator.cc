@@ -83,6 +83,10 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
   MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MPI_CHECK(MPI_Comm_size(comm_, &size_));
   displs_.resize(size_);
+  chunk_counts_.resize(size_);
+  chunk_displs_.resize(size_);
+  recv_counts_.resize(size_);
+  recv_displs_.resize(size_);
 }
 
 void MpiCommunicator::AllReduceSum(float* data, size_t n) {
@@ -95,16 +99,36 @@ void MpiCommunicator::AllReduceSum(float* data, size_t n) {
   // Open MPI chooses its all-reduce algorithm by message size, and the
   // algorithms add three or more ranks' values in different orders: the same
   // token then came out with other low bits in a step of another size (enough
-  // to flip a near tie in greedy decoding). Gather and add in rank order.
-  gathered_.resize(n * static_cast<size_t>(size_));
-  MPI_CHECK(MPI_Allgather(data, static_cast<int>(n), MPI_FLOAT, gathered_.data(),
-                          static_cast<int>(n), MPI_FLOAT, comm_));
-  const float* g = gathered_.data();
-  for (size_t i = 0; i < n; ++i) data[i] = g[i];
-  for (int r = 1; r < size_; ++r) {
-    const float* gr = g + static_cast<size_t>(r) * n;
-    for (size_t i = 0; i < n; ++i) data[i] += gr[i];
+  // to flip a near tie in greedy decoding). So: a reduce-scatter as an
+  // all-to-all (rank r receives chunk r of every rank's vector), each rank
+  // adds its chunk in rank order, and an all-gather of the sums. Element i is
+  // added in rank order whatever n, and each rank sends 2(P - 1)/P of the
+  // vector (collective_traffic.h).
+  const int P = size_;
+  int off = 0;
+  for (int q = 0; q < P; ++q) {
+    chunk_counts_[q] = static_cast<int>(AllReduceChunk(static_cast<int64_t>(n), P, q));
+    chunk_displs_[q] = off;
+    off += chunk_counts_[q];
   }
+  const int mine = chunk_counts_[rank_];
+  for (int q = 0; q < P; ++q) {
+    recv_counts_[q] = mine;
+    recv_displs_[q] = q * mine;
+  }
+  gathered_.resize(static_cast<size_t>(mine) * P);  // [P][mine]: chunk rank_ of every rank
+  MPI_CHECK(MPI_Alltoallv(data, chunk_counts_.data(), chunk_displs_.data(), MPI_FLOAT,
+                          gathered_.data(), recv_counts_.data(), recv_displs_.data(), MPI_FLOAT,
+                          comm_));
+  float* sum = data + chunk_displs_[rank_];
+  const float* g = gathered_.data();
+  for (int i = 0; i < mine; ++i) sum[i] = g[i];
+  for (int q = 1; q < P; ++q) {
+    const float* gq = g + static_cast<size_t>(q) * mine;
+    for (int i = 0; i < mine; ++i) sum[i] += gq[i];
+  }
+  MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, chunk_counts_.data(),
+                           chunk_displs_.data(), MPI_FLOAT, comm_));
 }
 
 void MpiCommunicator::AllGather(const void* send, size_t bytes, void* recv) {

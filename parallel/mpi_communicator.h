@@ -64,7 +64,9 @@ class MpiCommunicator : public Communicator {
   int size() const override { return size_; }
   // Adds the ranks' values in rank order, whatever n: a token's result does
   // not depend on how many tokens share the step (batching and prefix-cache
-  // hits give the same bits), and every rank gets the same bits.
+  // hits give the same bits), and every rank gets the same bits. Two ranks:
+  // MPI_Allreduce (a + b is the same both ways); more: a reduce-scatter and
+  // an all-gather (collective_traffic.h gives what each rank sends).
   void AllReduceSum(float* data, size_t n) override;
   void AllGather(const void* send, size_t bytes, void* recv) override;
   void GatherV(const float* send, const std::vector<int>& counts, float* recv, int root) override;
@@ -80,7 +82,10 @@ class MpiCommunicator : public Communicator {
   int rank_ = 0;
   int size_ = 1;
   std::vector<int> displs_;
-  std::vector<float> gathered_;  // AllReduceSum with 3 or more ranks: every rank's values
+  // AllReduceSum with 3 or more ranks: each rank's chunk (its counts and
+  // offsets in the vector), and this rank's chunk of every rank's vector.
+  std::vector<int> chunk_counts_, chunk_displs_, recv_counts_, recv_displs_;
+  std::vector<float> gathered_;
 };
 
 }  // namespace gs

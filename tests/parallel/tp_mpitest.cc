@@ -13,9 +13,12 @@
 #include <set>
 #include <gtest/gtest.h>
 
+#include "parallel/collective_traffic.h"
 #include "parallel/mpi_communicator.h"
 #include "core/plan_report.h"
 #include "core/rank_model.h"
+#include "core/step_protocol.h"
+#include "core/step_traffic.h"
 #include "tests/model_harness.h"
 #include "tests/test_util.h"
 
@@ -213,6 +216,125 @@ TEST_F(TensorParallelTest, AllReduceSumDoesNotDependOnTheMessageSize) {
   std::vector<float> all(static_cast<size_t>(comm_.size()));
   comm_.AllGather(&one, sizeof(float), all.data());
   for (float x : all) EXPECT_EQ(std::memcmp(&x, &one, sizeof(float)), 0);
+}
+
+// Rank r's element i: magnitudes from 1e-4 to 1e4 and both signs, so that
+// adding in another order changes the low bits.
+float RankValue(int r, size_t i) {
+  const int64_t h = (7919LL * r + 104729LL * static_cast<int64_t>(i) + 13) % 2001 - 1000;
+  return static_cast<float>(h) * std::pow(10.0f, static_cast<float>((r + 3 * i) % 9) - 4.0f);
+}
+
+// Every rank gets, bit for bit, the fp32 sum of the ranks' values added in
+// rank order, for odd sizes and sizes below the rank count (empty chunks),
+// and it is as close to the double-precision sum as fp32 rounding allows.
+TEST_F(TensorParallelTest, AllReduceSumIsTheRankOrderSum) {
+  const int P = comm_.size();
+  for (const size_t n : {size_t{1}, static_cast<size_t>(P - 1), size_t{7}, size_t{1001},
+                         size_t{4099}}) {
+    if (n == 0) continue;
+    // Every rank's values, rounded to fp32 in memory before any sum (a
+    // product folded into a sum by FMA contraction would skip that rounding).
+    std::vector<float> values(n * P);
+    for (int r = 0; r < P; ++r) {
+      for (size_t i = 0; i < n; ++i) values[r * n + i] = RankValue(r, i);
+    }
+    std::vector<float> data(values.begin() + comm_.rank() * n,
+                            values.begin() + (comm_.rank() + 1) * n);
+    comm_.AllReduceSum(data.data(), n);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; ++i) {
+      float f = values[i];
+      double d = values[i], mag = std::fabs(d);
+      for (int r = 1; r < P; ++r) {
+        f += values[r * n + i];
+        d += values[r * n + i];
+        mag += std::fabs(static_cast<double>(values[r * n + i]));
+      }
+      differ += std::memcmp(&f, &data[i], sizeof(float)) != 0;
+      EXPECT_NEAR(data[i], d, P * 6e-8 * mag) << "element " << i << " of " << n;
+    }
+    EXPECT_EQ(differ, 0u) << n << " elements";
+    std::vector<float> all(n * P);
+    comm_.AllGather(data.data(), n * sizeof(float), all.data());
+    for (int r = 0; r < P; ++r) {
+      EXPECT_EQ(std::memcmp(all.data() + r * n, data.data(), n * sizeof(float)), 0) << "rank " << r;
+    }
+  }
+}
+
+// A step of `n_seqs` sequences with `n_new` tokens each from position
+// `start`, block tables `max_blocks` long (blocks of 16), logits for each
+// sequence's last token: what the engine sends.
+ModelInput MakeStep(int n_seqs, int n_new, int start, int max_blocks) {
+  ModelInput in;
+  in.max_blocks = max_blocks;
+  for (int s = 0; s < n_seqs; ++s) {
+    for (int b = 0; b < max_blocks; ++b) in.block_tables.push_back(s * max_blocks + b);
+    for (int p = start; p < start + n_new; ++p) {
+      in.tokens.push_back(3 + (s * 31 + p) % 50);
+      in.positions.push_back(p);
+      in.slots.push_back(in.block_tables[s * max_blocks + p / 16] * 16 + p % 16);
+      in.token_seq.push_back(s);
+    }
+    in.logit_rows.push_back(static_cast<int32_t>(in.tokens.size()) - 1);
+  }
+  return in;
+}
+
+// One engine step as the engine runs it (rank 0 sends it over StepChannel,
+// the others receive it, all run Forward): what each rank sends is
+// StepTraffic's figure, and the collectives are the step broadcast(s), one
+// all-reduce for the embedding and two per layer, and one gather of logits.
+TEST_F(TensorParallelTest, StepSendsWhatStepTrafficSays) {
+  CountingCommunicator counting(comm_);
+  const std::string path = gs::testing::DataPath(comm_.size() == 3 ? "models/g9x3" : "models/gqa");
+  auto rm = LoadRankModel(path, counting);
+  ASSERT_TRUE(rm.ok()) << rm.status().ToString();
+  LlamaModel& model = *rm->model;
+  const int L = model.config().n_layers;
+  const int V = model.config().vocab_size;
+  auto cache = model.MakeKvCache(16 * 40, 16);
+  StepChannel channel(counting);
+  struct Case {
+    const char* name;
+    ModelInput in;
+  };
+  const Case cases[] = {{"prefill of 20 tokens", MakeStep(1, 20, 0, 2)},
+                        {"decode, batch 1", MakeStep(1, 1, 20, 2)},
+                        {"decode, batch 16, 40 blocks", MakeStep(16, 1, 5, 40)}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<float> logits(c.in.logit_rows.size() * static_cast<size_t>(V));
+    counting.Reset();
+    if (comm_.rank() == 0) {
+      channel.Send(StepCommand::kRun, c.in);
+      model.Forward(c.in, *cache, logits.data());
+    } else {
+      ModelInput got;
+      ASSERT_EQ(channel.Receive(&got), StepCommand::kRun);
+      EXPECT_EQ(got.tokens, c.in.tokens);
+      EXPECT_EQ(got.block_tables, c.in.block_tables);
+      EXPECT_EQ(got.logit_rows, c.in.logit_rows);
+      model.Forward(got, *cache, nullptr);
+    }
+    const StepSizes sizes{c.in.n_tokens(), static_cast<int64_t>(c.in.logit_rows.size()),
+                          static_cast<int64_t>(c.in.block_tables.size())};
+    const Traffic want = StepTraffic(*rm->plan, comm_.rank(), sizes);
+    EXPECT_EQ(counting.sent().messages, want.messages);
+    EXPECT_EQ(counting.sent().bytes, want.bytes);
+    EXPECT_EQ(counting.all_reduces(), 2 * L + 1);
+    EXPECT_EQ(counting.gathers(), 1);
+    const StepChannel::MessageBytes m = StepChannel::StepMessageBytes(
+        sizes.n_tokens, sizes.n_block_table_entries, sizes.n_logit_rows);
+    EXPECT_EQ(counting.broadcasts(), m.rest > 0 ? 2 : 1);
+    EXPECT_EQ(counting.barriers(), 0);
+    EXPECT_GT(counting.seconds(), 0.0);
+    std::printf("[tp] P=%d rank %d %s: %lld messages, %lld bytes sent (step broadcast %lld + %lld B)\n",
+                comm_.size(), comm_.rank(), c.name, static_cast<long long>(counting.sent().messages),
+                static_cast<long long>(counting.sent().bytes), static_cast<long long>(m.first),
+                static_cast<long long>(m.rest));
+  }
 }
 
 // `plan --memory-per-rank` against what a rank really allocates for the same
