@@ -38,19 +38,19 @@ int CeilLog2(int p) {
   return r;
 }
 
-// The step header and arrays StepChannel::Send broadcasts for one decode
-// token of a sequence at `context` tokens: 6 header ints, then tokens,
-// positions, slots, token_seq, the block table and one logit row.
-int64_t DecodeStepBytes(int64_t context, int block_size) {
+// The broadcasts StepChannel::Send makes for one decode token of a
+// sequence at `context` tokens: one token, its block table, one logit row.
+StepChannel::MessageBytes DecodeStepMessages(int64_t context, int block_size) {
   const int64_t blocks = (context + block_size - 1) / block_size;
-  return 4 * 6 + 4 * (4 + blocks + 1);
+  return StepChannel::StepMessageBytes(1, blocks, 1);
 }
 
 double Ms(double s) { return 1e3 * s; }
 
 }  // namespace
 
-DecodeStepLoad StepLoad(const ModelShape& shape, int tp_size, int64_t step_bytes) {
+DecodeStepLoad StepLoad(const ModelShape& shape, int tp_size,
+                        const StepChannel::MessageBytes& step) {
   DecodeStepLoad t;
   const int P = tp_size;
   if (P == 1) return t;
@@ -69,10 +69,11 @@ DecodeStepLoad StepLoad(const ModelShape& shape, int tp_size, int64_t step_bytes
   // Rank 0 receives every other rank's vocabulary slice.
   const int64_t v0 = SplitEven(shape.vocab_size, P)[0].size();
   t.gather = {P - 1, 4 * (shape.vocab_size - v0)};
-  // Two broadcasts (header, arrays) down a binomial tree: the root sends
-  // each to ceil(log2 P) children in turn.
+  // One broadcast (two when the arrays do not fit the first message) down a
+  // binomial tree: the root sends each to ceil(log2 P) children in turn.
   const int64_t rounds = CeilLog2(P);
-  t.broadcast = {2 * rounds, rounds * step_bytes};
+  const int64_t broadcasts = step.rest > 0 ? 2 : 1;
+  t.broadcast = {broadcasts * rounds, rounds * (step.first + step.rest)};
   return t;
 }
 
@@ -125,7 +126,7 @@ DecodeCost PredictDecode(const PlanReport& plan, const CostInputs& in) {
     }
   }
   c.memory_s = static_cast<double>(c.weight_bytes + c.kv_bytes) / in.memory_bytes_per_s;
-  c.traffic = StepLoad(plan.config, plan.tp_size, DecodeStepBytes(in.context, in.block_size));
+  c.traffic = StepLoad(plan.config, plan.tp_size, DecodeStepMessages(in.context, in.block_size));
   c.all_reduce_latency_s = static_cast<double>(c.traffic.all_reduce.messages) * in.link.latency_s;
   c.all_reduce_bandwidth_s =
       static_cast<double>(c.traffic.all_reduce.bytes) / in.link.bytes_per_s();

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/plan_report.h"
+#include "core/step_protocol.h"
 #include "kernels/status.h"
 
 namespace gs {
@@ -31,7 +32,8 @@ struct DecodeStepLoad {
   MessageLoad gather;
   MessageLoad broadcast;
 };
-DecodeStepLoad StepLoad(const ModelShape& shape, int tp_size, int64_t step_bytes);
+DecodeStepLoad StepLoad(const ModelShape& shape, int tp_size,
+                        const StepChannel::MessageBytes& step);
 
 // One host's link: its rate and the one-way latency each message pays.
 struct LinkSpec {

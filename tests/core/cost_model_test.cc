@@ -43,7 +43,7 @@ CostInputs SmallInputs() {
   CostInputs in;
   in.link = {1e9, 10e-6};  // 1 Gbit/s = 1.25e8 B/s, 10 us
   in.memory_bytes_per_s = 1e9;
-  in.context = 10;  // 1 KV block of 16: the step's arrays are 24 + 4 * 6 = 48 bytes
+  in.context = 10;  // 1 KV block of 16: the step fits StepChannel's first message (2048 bytes)
   in.block_size = 16;
   return in;
 }
@@ -68,11 +68,11 @@ TEST(CostModelTest, TwoRanksExchangeOncePerAllReduce) {
   EXPECT_EQ(c.traffic.gather.messages, 1);
   EXPECT_EQ(c.traffic.gather.bytes, 512);
   EXPECT_NEAR(c.gather_s, 10e-6 + 512 / 1.25e8, 1e-15);
-  // Header and arrays, one round of the tree.
-  EXPECT_EQ(c.traffic.broadcast.messages, 2);
-  EXPECT_EQ(c.traffic.broadcast.bytes, 48);
-  EXPECT_NEAR(c.broadcast_s, 20e-6 + 48 / 1.25e8, 1e-15);
-  EXPECT_NEAR(c.step_s(), 0.59572e-3, 1e-12);
+  // The step in StepChannel's one 2 KiB message, one round of the tree.
+  EXPECT_EQ(c.traffic.broadcast.messages, 1);
+  EXPECT_EQ(c.traffic.broadcast.bytes, 2048);
+  EXPECT_NEAR(c.broadcast_s, 10e-6 + 2048 / 1.25e8, 1e-15);
+  EXPECT_NEAR(c.step_s(), 0.60172e-3, 1e-12);
 }
 
 TEST(CostModelTest, FourRanksReduceScatterThenAllGather) {
@@ -83,9 +83,9 @@ TEST(CostModelTest, FourRanksReduceScatterThenAllGather) {
   EXPECT_EQ(c.traffic.all_reduce.bytes, 5 * 6 * 64);
   EXPECT_EQ(c.traffic.gather.messages, 3);
   EXPECT_EQ(c.traffic.gather.bytes, 4 * 192);
-  EXPECT_EQ(c.traffic.broadcast.messages, 4);  // two rounds, two broadcasts
-  EXPECT_EQ(c.traffic.broadcast.bytes, 96);
-  EXPECT_NEAR(c.step_s(), 0.643272e-3, 1e-12);
+  EXPECT_EQ(c.traffic.broadcast.messages, 2);  // two rounds, one broadcast
+  EXPECT_EQ(c.traffic.broadcast.bytes, 4096);
+  EXPECT_NEAR(c.step_s(), 0.655272e-3, 1e-12);
 }
 
 TEST(CostModelTest, TheRankWithMostBytesSetsThePace) {
