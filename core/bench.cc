@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -66,9 +67,59 @@ double MaxOverRanks(Communicator& comm, double v) {
   return *std::max_element(all.begin(), all.end());
 }
 
+// Mean and 99th percentile (nearest rank) of `ms`.
+StepStat Stat(std::vector<double> ms) {
+  StepStat s;
+  if (ms.empty()) return s;
+  double sum = 0;
+  for (double x : ms) sum += x;
+  s.mean = sum / static_cast<double>(ms.size());
+  std::sort(ms.begin(), ms.end());
+  const size_t k = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(ms.size())));
+  s.p99 = ms[std::max<size_t>(k, 1) - 1];
+  return s;
+}
+
+// Per-step samples of one decode run on this rank.
+struct StepSamples {
+  std::vector<double> step_ms, collective_ms, compute_ms;
+  Traffic sent;
+};
+
+DecodeStepTimes Summarize(const StepSamples& s, int steps) {
+  DecodeStepTimes t;
+  t.step_ms = Stat(s.step_ms);
+  t.collective_ms = Stat(s.collective_ms);
+  t.compute_ms = Stat(s.compute_ms);
+  t.messages = s.sent.messages / steps;
+  t.bytes = s.sent.bytes / steps;
+  return t;
+}
+
+DecodeStepTimes MaxOverRanks(Communicator& comm, const DecodeStepTimes& t) {
+  const double mine[8] = {t.step_ms.mean,       t.step_ms.p99,
+                          t.collective_ms.mean, t.collective_ms.p99,
+                          t.compute_ms.mean,    t.compute_ms.p99,
+                          static_cast<double>(t.messages), static_cast<double>(t.bytes)};
+  std::vector<double> all(8 * static_cast<size_t>(comm.size()));
+  comm.AllGather(mine, sizeof(mine), all.data());
+  double mx[8];
+  std::copy(mine, mine + 8, mx);
+  for (int r = 0; r < comm.size(); ++r) {
+    for (int k = 0; k < 8; ++k) mx[k] = std::max(mx[k], all[8 * r + k]);
+  }
+  DecodeStepTimes m;
+  m.step_ms = {mx[0], mx[1]};
+  m.collective_ms = {mx[2], mx[3]};
+  m.compute_ms = {mx[4], mx[5]};
+  m.messages = static_cast<int64_t>(mx[6]);
+  m.bytes = static_cast<int64_t>(mx[7]);
+  return m;
+}
+
 }  // namespace
 
-BenchResult RunBench(LlamaModel& model, Communicator& comm, const BenchOptions& o) {
+BenchResult RunBench(LlamaModel& model, CountingCommunicator& comm, const BenchOptions& o) {
   CHECK(o.prompt_tokens >= 1 && o.gen_tokens >= 1 && o.batch >= 1);
   const ModelConfig& c = model.config();
   const int64_t vocab = c.vocab_size;
@@ -82,6 +133,7 @@ BenchResult RunBench(LlamaModel& model, Communicator& comm, const BenchOptions& 
   r.tp_size = comm.size();
   r.threads = model.threads();
   r.batch = o.batch;
+  model.MeasureCompute();
 
   // Warm-up (thread start, first touch of scratch): overwritten below.
   PrefillInput(0, std::min(o.prompt_tokens, 16), max_blocks, o.block_size, vocab, &in);
@@ -118,19 +170,34 @@ BenchResult RunBench(LlamaModel& model, Communicator& comm, const BenchOptions& 
   };
   double before = probe_pass();
   double decode_s = 1e30, probe_s = 1e30;
+  StepSamples best, run;
   for (int rep = 0; rep < repeat; ++rep) {
+    run = StepSamples();
     comm.Barrier();
     const auto t0 = Clock::now();
-    for (int i = 0; i < o.gen_tokens; ++i) model.Forward(steps[i], *cache, logits.data());
+    for (int i = 0; i < o.gen_tokens; ++i) {
+      const double coll0 = comm.seconds(), comp0 = model.compute_seconds();
+      const Traffic sent0 = comm.sent();
+      const auto ts = Clock::now();
+      model.Forward(steps[i], *cache, logits.data());
+      run.step_ms.push_back(1e3 * Since(ts));
+      run.collective_ms.push_back(1e3 * (comm.seconds() - coll0));
+      run.compute_ms.push_back(1e3 * (model.compute_seconds() - comp0));
+      run.sent.messages += comm.sent().messages - sent0.messages;
+      run.sent.bytes += comm.sent().bytes - sent0.bytes;
+    }
     comm.Barrier();
     const double run_s = MaxOverRanks(comm, Since(t0));
     const double after = probe_pass();
     if (run_s < decode_s) {
       decode_s = run_s;
       probe_s = std::min(before, after);
+      best = run;
     }
     before = after;
   }
+  r.rank0 = Summarize(best, o.gen_tokens);
+  r.max_over_ranks = MaxOverRanks(comm, r.rank0);
   r.decode_tokens_per_s = static_cast<double>(o.batch) * o.gen_tokens / decode_s;
   r.decode_step_ms = 1e3 * decode_s / o.gen_tokens;
 
@@ -153,20 +220,41 @@ BenchResult RunBench(LlamaModel& model, Communicator& comm, const BenchOptions& 
 }
 
 std::string FormatBenchText(const BenchResult& r, const BenchOptions& o) {
-  char buf[1024];
+  const DecodeStepTimes& a = r.rank0;
+  const DecodeStepTimes& m = r.max_over_ranks;
+  char buf[2048];
   std::snprintf(
       buf, sizeof(buf),
       "ranks %d x threads %d, batch %d, prompt %d, generated %d\n"
       "prefill: %.1f tokens/s\n"
       "decode:  %.2f tokens/s (%.2f ms/step, batch %d)\n"
       "bytes per decode step: weights %.1f MiB + KV %.1f MiB (all ranks)\n"
-      "achieved %.2f GB/s of %.2f GB/s measured read bandwidth: %.1f%% of roofline\n",
+      "achieved %.2f GB/s of %.2f GB/s measured read bandwidth: %.1f%% of roofline\n"
+      "decode step ms, mean / p99, rank 0 (most of any rank):\n"
+      "  step %.3f / %.3f (%.3f / %.3f), collectives %.3f / %.3f (%.3f / %.3f), "
+      "compute %.3f / %.3f (%.3f / %.3f)\n"
+      "sent per decode step, rank 0 (most of any rank): %lld messages (%lld), %.1f KiB (%.1f)\n",
       r.tp_size, r.threads, r.batch, o.prompt_tokens, o.gen_tokens, r.prefill_tokens_per_s,
       r.decode_tokens_per_s, r.decode_step_ms, r.batch, r.weight_bytes_per_step / 1048576.0,
       r.kv_bytes_per_step / 1048576.0, r.achieved_gb_per_s, r.probe_gb_per_s,
-      100.0 * r.roofline_fraction);
+      100.0 * r.roofline_fraction, a.step_ms.mean, a.step_ms.p99, m.step_ms.mean, m.step_ms.p99,
+      a.collective_ms.mean, a.collective_ms.p99, m.collective_ms.mean, m.collective_ms.p99,
+      a.compute_ms.mean, a.compute_ms.p99, m.compute_ms.mean, m.compute_ms.p99,
+      static_cast<long long>(a.messages), static_cast<long long>(m.messages), a.bytes / 1024.0,
+      m.bytes / 1024.0);
   return buf;
 }
+
+namespace {
+nlohmann::json StepJson(const DecodeStepTimes& t) {
+  auto stat = [](const StepStat& s) { return nlohmann::json{{"mean", s.mean}, {"p99", s.p99}}; };
+  return {{"step_ms", stat(t.step_ms)},
+          {"collective_ms", stat(t.collective_ms)},
+          {"compute_ms", stat(t.compute_ms)},
+          {"messages", t.messages},
+          {"bytes", t.bytes}};
+}
+}  // namespace
 
 nlohmann::json BenchJson(const BenchResult& r, const BenchOptions& o) {
   return {{"tp_size", r.tp_size},
@@ -182,7 +270,9 @@ nlohmann::json BenchJson(const BenchResult& r, const BenchOptions& o) {
           {"kv_bytes_per_step", r.kv_bytes_per_step},
           {"achieved_gb_per_s", r.achieved_gb_per_s},
           {"probe_gb_per_s", r.probe_gb_per_s},
-          {"roofline_fraction", r.roofline_fraction}};
+          {"roofline_fraction", r.roofline_fraction},
+          {"decode_step",
+           {{"rank0", StepJson(r.rank0)}, {"max_over_ranks", StepJson(r.max_over_ranks)}}}};
 }
 
 }  // namespace gs

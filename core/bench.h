@@ -25,6 +25,24 @@ struct BenchOptions {
   int64_t probe_bytes = int64_t{1} << 30;  // over all ranks
 };
 
+// A per-step time over the decode steps of the fastest run, in ms.
+struct StepStat {
+  double mean = 0;
+  double p99 = 0;
+};
+
+// One rank's decode steps: the wall time of each LlamaModel::Forward, the
+// time inside collectives (CountingCommunicator::seconds) and the time
+// inside device operations (LlamaModel::compute_seconds), measured apart:
+// compute + collectives <= step, the rest being host work between them. And
+// what the rank sent per step (collective_traffic.h); the benchmark feeds
+// every rank the same inputs, so a bench step has no step broadcast.
+struct DecodeStepTimes {
+  StepStat step_ms, collective_ms, compute_ms;
+  int64_t messages = 0;
+  int64_t bytes = 0;
+};
+
 struct BenchResult {
   int tp_size = 1;
   int threads = 1;  // per rank
@@ -37,12 +55,15 @@ struct BenchResult {
   double achieved_gb_per_s = 0;       // (weights + KV) per step / step time
   double probe_gb_per_s = 0;          // the machine's read bandwidth, all ranks at once
   double roofline_fraction = 0;
+  DecodeStepTimes rank0;
+  DecodeStepTimes max_over_ranks;  // each figure's maximum over the ranks
 };
 
 // Collective: every rank of `comm` calls it with the same options; the
 // result is complete on rank 0. `model` runs with the threads it was given
-// (LlamaModel::SetThreads).
-BenchResult RunBench(LlamaModel& model, Communicator& comm, const BenchOptions& opts);
+// (LlamaModel::SetThreads) and must have been built over `comm` (whose
+// meters time its collectives); RunBench turns on its compute timing.
+BenchResult RunBench(LlamaModel& model, CountingCommunicator& comm, const BenchOptions& opts);
 
 std::string FormatBenchText(const BenchResult& r, const BenchOptions& opts);
 nlohmann::json BenchJson(const BenchResult& r, const BenchOptions& opts);

@@ -227,8 +227,12 @@ std::unique_ptr<KvCache> LlamaModel::MakeKvCache(int n_blocks, int block_size) c
                                    shard_.n_local_groups(), config_.head_dim);
 }
 
+void LlamaModel::MeasureCompute() {
+  if (!timed_) timed_ = std::make_unique<kernels::TimedOps>(*ops_);
+}
+
 void LlamaModel::EnsureScratch(int64_t n, int64_t n_logits) {
-  DeviceOps& o = *ops_;
+  DeviceOps& o = step_ops();
   CHECK_EQ(lm_head_.local_rows(), shard_.vocab_rows.size());
   const auto sz = ScratchSizes(config_, shard_, o.matmul_input_dtype(), n, n_logits);
   const auto buffers = ScratchBuffers(*this);
@@ -251,13 +255,13 @@ void LlamaModel::Upload(const ModelInput& in) {
   step.token_seq = in.token_seq;
   step.block_tables = in.block_tables;
   step.max_blocks = in.max_blocks;
-  ops_->SetStep(step);
+  step_ops().SetStep(step);
   EnsureScratch(n_tokens_, nl);
 }
 
 void LlamaModel::Run(KvCache& cache, int max_context) {
   const ModelConfig& c = config_;
-  DeviceOps& o = *ops_;
+  DeviceOps& o = step_ops();
   const int64_t n = n_tokens_, H = c.hidden_size;
   const int nh = shard_.n_local_heads(), ng = shard_.n_local_groups();
   const int64_t I = shard_.mlp_cols.size();
@@ -311,7 +315,7 @@ void LlamaModel::Run(KvCache& cache, int max_context) {
 void LlamaModel::FetchLogits(float* logits) {
   const int64_t nl = static_cast<int64_t>(logit_rows_.size());
   if (nl == 0) return;
-  lm_head_.Gather(*ops_, logits_.mem->as<float>(), nl, logits);
+  lm_head_.Gather(step_ops(), logits_.mem->as<float>(), nl, logits);
 }
 
 void LlamaModel::Forward(const ModelInput& in, KvCache& cache, float* logits) {

@@ -15,6 +15,7 @@
 #include "core/weight_source.h"
 #include "kernels/device_ops.h"
 #include "kernels/status.h"
+#include "kernels/timed_ops.h"
 #include "parallel/parallel_linear.h"
 #include "parallel/shard_plan.h"
 
@@ -96,6 +97,13 @@ class LlamaModel {
   // A zeroed KV cache shaped for this rank's groups, on the model's device.
   std::unique_ptr<KvCache> MakeKvCache(int n_blocks, int block_size) const;
 
+  // From now on Upload, Run and FetchLogits time their device operations
+  // (kernels::TimedOps): compute_seconds() is the wall time spent inside
+  // them, disjoint from the collectives the parallel layers make between
+  // operations. Between Forward calls only.
+  void MeasureCompute();
+  double compute_seconds() const { return timed_ ? timed_->seconds() : 0.0; }
+
  private:
   struct Layer {
     std::unique_ptr<kernels::DeviceMemory> attn_norm, mlp_norm;  // fp32 [hidden]
@@ -109,11 +117,14 @@ class LlamaModel {
   Status Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVector read_vector);
   void EnsureScratch(int64_t n_tokens, int64_t n_logits);
   std::unique_ptr<kernels::DeviceMemory> ToDevice(const std::vector<float>& v);
+  // The operations a step runs on: ops_, timed after MeasureCompute.
+  kernels::DeviceOps& step_ops() { return timed_ ? *timed_ : *ops_; }
 
   ModelConfig config_;
   RankShard shard_;
   Communicator& comm_;
   std::unique_ptr<kernels::DeviceOps> ops_;
+  std::unique_ptr<kernels::TimedOps> timed_;  // over ops_, after MeasureCompute
   std::unique_ptr<kernels::DeviceMemory> inv_freq_;  // fp32 [head_dim / 2]
   std::vector<Layer> layers_;
   VocabParallelEmbedding embed_;

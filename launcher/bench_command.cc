@@ -22,7 +22,10 @@ struct BenchOpts {
 
 int RunBenchModel(const BenchOpts& o, int* argc, char*** argv) {
   MpiRuntime mpi(argc, argv, "groupshard bench", o.launch_timeout);
-  MpiCommunicator comm;
+  MpiCommunicator mpi_comm;
+  // The model's collectives go through the meter, which times them for the
+  // benchmark.
+  CountingCommunicator comm(mpi_comm);
   const bool leader = comm.rank() == 0;
   int load_error = 0;
   auto rm = LoadModelOrReport("bench", o.model, mpi, comm, &load_error, "cpu", o.kv_dtype);

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/weight_source.h"
+#include "parallel/collective_traffic.h"
 #include "tests/test_util.h"
 
 namespace gs {
@@ -65,6 +67,47 @@ TEST(BenchCliTest, WeightBytesSplitAcrossRanks) {
   const double w3 = three["weight_bytes_per_step"].get<double>();
   EXPECT_GE(w3, w1);
   EXPECT_LT(w3, 1.15 * w1);
+}
+
+// Per decode step, on rank 0 and the most of any rank: step, collective and
+// compute times (measured apart, so compute + collectives <= step can fail
+// if intervals were counted twice), and what rank 0 sent: the embedding's
+// all-reduce and two per layer (no step broadcast, no gather from rank 0).
+TEST(BenchCliTest, DecodeStepTimesAddUp) {
+  const std::string path = DataPath("models/g9x3.q8_0.gguf");
+  auto src = WeightSource::Open(path);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  const ModelConfig& c = (*src)->config();
+  for (const int np : {2, 3}) {
+    SCOPED_TRACE("np " + std::to_string(np));
+    const int batch = 2;
+    const auto j = Bench("timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none -np " +
+                             std::to_string(np) + " ",
+                         "--model " + path + " --prompt-tokens 8 --gen-tokens 6 --batch 2 --repeat 2");
+    ExpectConsistent(j, np, batch);
+    ASSERT_TRUE(j.contains("decode_step")) << j.dump();
+    const auto& rank0 = j["decode_step"]["rank0"];
+    const auto& most = j["decode_step"]["max_over_ranks"];
+    for (const char* k : {"step_ms", "collective_ms", "compute_ms"}) {
+      for (const char* s : {"mean", "p99"}) {
+        ASSERT_TRUE(rank0[k].contains(s) && most[k].contains(s)) << j.dump();
+        EXPECT_GE(rank0[k][s].get<double>(), 0.0) << k << " " << s;
+        EXPECT_GE(most[k][s].get<double>(), rank0[k][s].get<double>()) << k << " " << s;
+      }
+    }
+    EXPECT_GT(rank0["collective_ms"]["mean"].get<double>(), 0.0);
+    EXPECT_GT(rank0["compute_ms"]["mean"].get<double>(), 0.0);
+    EXPECT_LE(rank0["compute_ms"]["mean"].get<double>() +
+                  rank0["collective_ms"]["mean"].get<double>(),
+              rank0["step_ms"]["mean"].get<double>() + 1e-6);
+    // The figures a step's mean is made of agree with decode_step_ms (the
+    // fastest run's wall time per step, over all ranks, barriers aside).
+    EXPECT_LE(rank0["step_ms"]["mean"].get<double>(), j["decode_step_ms"].get<double>() * 1.5);
+    const Traffic ar = AllReduceSumTraffic(int64_t{batch} * c.hidden_size, np, 0);
+    EXPECT_EQ(rank0["messages"].get<int64_t>(), (2 * c.n_layers + 1) * ar.messages);
+    EXPECT_EQ(rank0["bytes"].get<int64_t>(), (2 * c.n_layers + 1) * ar.bytes);
+    EXPECT_GE(most["bytes"].get<int64_t>(), rank0["bytes"].get<int64_t>());
+  }
 }
 
 TEST(BenchCliTest, RejectsBadArguments) {
