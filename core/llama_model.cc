@@ -119,9 +119,15 @@ Status LlamaModel::Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVect
     std::unique_ptr<DeviceMemory> attn_norm, mlp_norm, q_bias, k_bias, v_bias;
   };
   std::vector<Pending> pending(config_.n_layers);
-  std::unique_ptr<Weight> embed, head;
+  std::shared_ptr<const Weight> embed, head;
   for (const RankTensor& t : RankTensors(config_, shard_)) {
     Pending* p = t.layer >= 0 ? &pending[t.layer] : nullptr;
+    if (t.role == TensorRole::kLmHead && config_.tie_word_embeddings) {
+      // The embedding's rows, in the same dtype: kept once.
+      CHECK(embed != nullptr) << "the embedding is listed before the tied LM head";
+      head = embed;
+      continue;
+    }
     if (t.matrix) {
       GS_ASSIGN_OR_RETURN(std::unique_ptr<Weight> w, read_matrix(t));
       switch (t.role) {
@@ -169,9 +175,9 @@ Status LlamaModel::Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVect
   }
   std::vector<Range> vocab_of_rank;
   for (const RankShard& r : plan.ranks()) vocab_of_rank.push_back(r.vocab_rows);
-  embed_ = VocabParallelEmbedding(std::move(embed), shard_.vocab_rows, comm_);
-  lm_head_ = ParallelLmHead(std::move(head), vocab_of_rank, comm_);
-  bytes_.embedding = embed_.weight_bytes();
+  embed_ = VocabParallelEmbedding(embed, shard_.vocab_rows, comm_);
+  lm_head_ = ParallelLmHead(head, vocab_of_rank, comm_);
+  bytes_.embedding = config_.tie_word_embeddings ? 0 : embed_.weight_bytes();
   bytes_.lm_head = lm_head_.weight_bytes();
   bytes_.final_norm = vec_bytes;
   return Status::Ok();

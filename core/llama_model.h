@@ -24,8 +24,8 @@ namespace gs {
 // Bytes this rank keeps resident, by part.
 struct WeightBytes {
   int64_t layers = 0;     // attention + MLP matrices, norms, biases of all layers
-  int64_t embedding = 0;
-  int64_t lm_head = 0;    // counted even when tied (a separate sliced copy is kept)
+  int64_t embedding = 0;  // 0 when tied: the LM head's table, counted there
+  int64_t lm_head = 0;    // read every step, unlike the embedding
   int64_t final_norm = 0;
   int64_t total() const { return layers + embedding + lm_head + final_norm; }
 };

@@ -93,6 +93,8 @@ StatusOr<PlanReport> MakePlanReport(const WeightSource& src, int tp_size, DType 
     for (const RankTensor& t : RankTensors(rep.config, s)) {
       const TensorInfo* info = src.Find(t.name);
       if (info == nullptr) continue;
+      // A tied table is kept once and read every step: the LM head's.
+      if (t.role == TensorRole::kEmbedding && rep.config.tie_word_embeddings) continue;
       const int64_t bytes = t.rows.size() * RowBytes(t.Resident(info->dtype), t.cols.size());
       switch (t.role) {
         case TensorRole::kEmbedding: rr.weights.embedding += bytes; break;

@@ -5,7 +5,7 @@
 namespace gs {
 
 DType RankTensor::Resident(DType stored) const {
-  return matrix && role != TensorRole::kEmbedding ? ResidentDType(stored, true) : DType::kF32;
+  return ResidentDType(stored, matrix);
 }
 
 std::vector<RankTensor> RankTensors(const ModelConfig& c, const RankShard& s) {

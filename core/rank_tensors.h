@@ -40,13 +40,14 @@ struct RankTensor {
   Range cols;        // of the checkpoint matrix (the elements of a vector)
   bool matrix = false;
 
-  // The dtype the CPU keeps it in when stored as `stored`: matrices as
-  // stored (ResidentDType), the embedding table and vectors in fp32.
+  // The dtype the CPU keeps it in when stored as `stored`: matrices, the
+  // embedding table included, as stored (ResidentDType); vectors in fp32.
   DType Resident(DType stored) const;
 };
 
 // Every tensor rank `shard` reads, layer by layer, then the embedding, the
-// final norm and the LM head (the embedding table when tied). Not listed:
+// final norm and the LM head (the embedding table when tied: the same rows,
+// which the model keeps once). Not listed:
 // the optional, unsliced rope_freqs.
 std::vector<RankTensor> RankTensors(const ModelConfig& c, const RankShard& shard);
 

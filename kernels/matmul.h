@@ -23,7 +23,8 @@ namespace gs::kernels {
 void PackForCpu(WeightMatrix* w);
 // The same from rows read elsewhere: w->dtype, rows and cols are set, `gguf`
 // holds the rows in GGUF layout (in the resident dtype); w->data is filled.
-void PackForCpu(WeightMatrix* w, std::span<const uint8_t> gguf);
+// With an arena, the packed rows are placed in it.
+void PackForCpu(WeightMatrix* w, std::span<const uint8_t> gguf, WeightArena* arena = nullptr);
 
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y,
             ThreadPool* pool = nullptr, Activations act = Activations::kInt8);

@@ -69,7 +69,8 @@ class VocabParallelEmbedding {
  public:
   VocabParallelEmbedding() = default;
   // `table` holds vocabulary rows `vocab_rows`.
-  VocabParallelEmbedding(std::unique_ptr<kernels::Weight> table, Range vocab_rows,
+  // The table may be shared with the LM head (tied embeddings).
+  VocabParallelEmbedding(std::shared_ptr<const kernels::Weight> table, Range vocab_rows,
                          Communicator& comm)
       : w_(std::move(table)), rows_(vocab_rows), comm_(&comm) {}
 
@@ -78,7 +79,7 @@ class VocabParallelEmbedding {
   int64_t weight_bytes() const { return w_->bytes(); }
 
  private:
-  std::unique_ptr<kernels::Weight> w_;
+  std::shared_ptr<const kernels::Weight> w_;
   Range rows_;
   Communicator* comm_ = nullptr;
 };
@@ -90,7 +91,7 @@ class ParallelLmHead {
  public:
   ParallelLmHead() = default;
   // `w` holds rank comm.rank()'s rows of vocab_rows_of_rank.
-  ParallelLmHead(std::unique_ptr<kernels::Weight> w, std::vector<Range> vocab_rows_of_rank,
+  ParallelLmHead(std::shared_ptr<const kernels::Weight> w, std::vector<Range> vocab_rows_of_rank,
                  Communicator& comm)
       : w_(std::move(w)), rows_of_rank_(std::move(vocab_rows_of_rank)), comm_(&comm) {}
 
@@ -104,7 +105,7 @@ class ParallelLmHead {
   int64_t local_rows() const { return w_->rows(); }
 
  private:
-  std::unique_ptr<kernels::Weight> w_;
+  std::shared_ptr<const kernels::Weight> w_;
   std::vector<Range> rows_of_rank_;
   Communicator* comm_ = nullptr;
   std::unique_ptr<kernels::DeviceMemory> gathered_;  // rank 0: [r][n][V_r] on the device

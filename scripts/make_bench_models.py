@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Random-weight GGUF models of real shapes for `groupshard bench`, written
-with gguf-py into ~/.cache/groupshard/bench/ (never committed: the 1B one is
-over a gigabyte). Only speed is measured on them, so the quantized blocks are
-drawn directly (random int quants, fixed-size scales) instead of quantizing
-random floats, which would take minutes of numpy for the 1B shape.
+with gguf-py into ~/.cache/groupshard/bench/ (never committed: the 8B one is
+4.3 GiB in Q4_0). Only speed and memory are measured on them, so the quantized
+blocks are drawn directly (random int quants, fixed-size scales) instead of
+quantizing random floats, and each tensor is written as soon as it is drawn,
+so that making the 8B shape needs one tensor's memory, not the model's.
 
-  python3 scripts/make_bench_models.py            # all models
-  python3 scripts/make_bench_models.py --only smollm2-135m.q8_0
+  python3 scripts/make_bench_models.py            # the default models
+  python3 scripts/make_bench_models.py --only llama3-8b.q4_0
+  python3 scripts/make_bench_models.py --list
 """
 import argparse
 import os
@@ -20,8 +22,14 @@ SHAPES = {
     # name: hidden, layers, heads, kv heads, ffn, vocab, tied embeddings
     "llama-1b": dict(hidden=2048, layers=16, heads=32, kv=8, ffn=8192, vocab=32000, tied=False),
     "smollm2-135m": dict(hidden=576, layers=30, heads=9, kv=3, ffn=1536, vocab=49152, tied=True),
+    # Llama 3 8B: 4x fewer KV heads than query heads, a 128K vocabulary,
+    # an untied LM head.
+    "llama3-8b": dict(hidden=4096, layers=32, heads=32, kv=8, ffn=14336, vocab=128256, tied=False),
 }
+# Made by default (scripts/bench-table's rows); the others with --only.
 MODELS = [("llama-1b", "q8_0"), ("smollm2-135m", "q8_0"), ("smollm2-135m", "q4_1")]
+EXTRA = [("llama-1b", "q4_0"), ("smollm2-135m", "q4_0"), ("llama3-8b", "q4_0"),
+         ("llama3-8b", "q8_0")]
 QTYPES = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_1": gguf.GGMLQuantizationType.Q4_1,
           "q4_0": gguf.GGMLQuantizationType.Q4_0}
 FILE_TYPES = {"q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_1": gguf.LlamaFileType.MOSTLY_Q4_1,
@@ -32,19 +40,22 @@ def random_blocks(rng, rows, cols, qname, std=0.02):
     """rows x cols in GGUF block layout as uint8 [rows, row_bytes]; weights of
     roughly standard deviation `std`."""
     nb = rows * cols // 32
+    def quants(n, dtype):
+        return np.frombuffer(rng.bytes(nb * n), dtype=dtype).reshape(nb, n)
     if qname == "q8_0":
         blocks = np.empty(nb, dtype=[("d", "<f2"), ("qs", "i1", 32)])
         blocks["d"] = np.float16(std * 1.7 / 127)
-        blocks["qs"] = rng.integers(-127, 128, size=(nb, 32), dtype=np.int8)
+        # -128 is outside what a Q8_0 quantizer writes (|q| <= 127).
+        blocks["qs"] = np.maximum(quants(32, np.int8), np.int8(-127))
     elif qname == "q4_0":
         blocks = np.empty(nb, dtype=[("d", "<f2"), ("qs", "u1", 16)])
         blocks["d"] = np.float16(std * 1.7 / 8)
-        blocks["qs"] = rng.integers(0, 256, size=(nb, 16), dtype=np.uint8)
+        blocks["qs"] = quants(16, np.uint8)
     else:
         blocks = np.empty(nb, dtype=[("d", "<f2"), ("m", "<f2"), ("qs", "u1", 16)])
         blocks["d"] = np.float16(std * 1.7 / 8)
         blocks["m"] = np.float16(-std * 1.7)
-        blocks["qs"] = rng.integers(0, 256, size=(nb, 16), dtype=np.uint8)
+        blocks["qs"] = quants(16, np.uint8)
     return blocks.view(np.uint8).reshape(rows, -1)
 
 
@@ -55,7 +66,7 @@ def write_model(shape_name, qname, out_dir):
     H, L, N, G, I, V = s["hidden"], s["layers"], s["heads"], s["kv"], s["ffn"], s["vocab"]
     hd = H // N
     qt = QTYPES[qname]
-    w = gguf.GGUFWriter(path, "llama")
+    w = gguf.GGUFWriter(None, "llama")
     w.add_name("%s-random" % shape_name)
     w.add_context_length(2048)
     w.add_embedding_length(H)
@@ -78,39 +89,67 @@ def write_model(shape_name, qname, out_dir):
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
 
-    def matrix(name, rows, cols):
-        w.add_tensor(name, random_blocks(rng, rows, cols, qname), raw_dtype=qt)
-
-    matrix("token_embd.weight", V, H)
+    # (name, rows, cols) of a quantized matrix, or (name, None, n) of an fp32
+    # vector, in file order.
+    specs = [("token_embd.weight", V, H)]
     for il in range(L):
         p = "blk.%d." % il
-        w.add_tensor(p + "attn_norm.weight", np.ones(H, dtype=np.float32))
-        matrix(p + "attn_q.weight", N * hd, H)
-        matrix(p + "attn_k.weight", G * hd, H)
-        matrix(p + "attn_v.weight", G * hd, H)
-        matrix(p + "attn_output.weight", H, N * hd)
-        w.add_tensor(p + "ffn_norm.weight", np.ones(H, dtype=np.float32))
-        matrix(p + "ffn_gate.weight", I, H)
-        matrix(p + "ffn_up.weight", I, H)
-        matrix(p + "ffn_down.weight", H, I)
-    w.add_tensor("output_norm.weight", np.ones(H, dtype=np.float32))
+        specs += [(p + "attn_norm.weight", None, H), (p + "attn_q.weight", N * hd, H),
+                  (p + "attn_k.weight", G * hd, H), (p + "attn_v.weight", G * hd, H),
+                  (p + "attn_output.weight", H, N * hd), (p + "ffn_norm.weight", None, H),
+                  (p + "ffn_gate.weight", I, H), (p + "ffn_up.weight", I, H),
+                  (p + "ffn_down.weight", H, I)]
+    specs.append(("output_norm.weight", None, H))
     if not s["tied"]:
-        matrix("output.weight", V, H)
-    w.write_header_to_file()
+        specs.append(("output.weight", V, H))
+    block_bytes = {"q8_0": 34, "q4_0": 18, "q4_1": 20}[qname]
+    for name, rows, cols in specs:
+        if rows is None:
+            w.add_tensor_info(name, (cols,), np.dtype(np.float32), cols * 4)
+        else:
+            nbytes = rows * cols // 32 * block_bytes
+            w.add_tensor_info(name, (rows, nbytes // rows), np.dtype(np.uint8), nbytes,
+                              raw_dtype=qt)
+    # Written under another name and renamed when complete, so that an
+    # interrupted run never leaves a model that --if-missing would keep.
+    part = path + ".part"
+    w.write_header_to_file(part)
     w.write_kv_data_to_file()
-    w.write_tensors_to_file()
+    w.write_ti_data_to_file()
+    for name, rows, cols in specs:
+        if rows is None:
+            w.write_tensor_data(np.ones(cols, dtype=np.float32))
+        else:
+            w.write_tensor_data(random_blocks(rng, rows, cols, qname))
     w.close()
+    os.replace(part, path)
     print("wrote", path, "%.1f MiB" % (os.path.getsize(path) / 2**20))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=OUT)
-    ap.add_argument("--only", help="one model, e.g. smollm2-135m.q4_1")
+    ap.add_argument("--only", help="models, comma-separated, e.g. llama3-8b.q4_0 (see --list)")
+    ap.add_argument("--list", action="store_true", help="print the model names and exit")
+    ap.add_argument("--if-missing", action="store_true", help="keep models already written")
     a = ap.parse_args()
+    if a.list:
+        for shape_name, qname in MODELS + EXTRA:
+            print("%s.%s%s" % (shape_name, qname, "" if (shape_name, qname) in MODELS else
+                               "  (--only)"))
+        return
+    wanted = MODELS
+    if a.only:
+        names = a.only.split(",")
+        wanted = [m for m in MODELS + EXTRA if "%s.%s" % m in names]
+        unknown = set(names) - {"%s.%s" % m for m in wanted}
+        if unknown:
+            ap.error("no model %s; --list names them" % ", ".join(sorted(unknown)))
     os.makedirs(a.out, exist_ok=True)
-    for shape_name, qname in MODELS:
-        if a.only and a.only != "%s.%s" % (shape_name, qname):
+    for shape_name, qname in wanted:
+        path = os.path.join(a.out, "%s.%s.gguf" % (shape_name, qname))
+        if a.if_missing and os.path.exists(path):
+            print("kept", path)
             continue
         write_model(shape_name, qname, a.out)
 

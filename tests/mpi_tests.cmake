@@ -25,3 +25,22 @@ foreach(np 1 2 3)
            COMMAND ${GS_MPIRUN} -np ${np} $<TARGET_FILE:engine_prefix_cache_mpitest>)
   set_tests_properties(engine_prefix_cache_np${np} PROPERTIES TIMEOUT 600 PROCESSORS ${np})
 endforeach()
+
+# Resident memory equals `plan` at P = 1, 2, 3 (g9x3 and SmolLM2), and at
+# P = 1, 2, 4 on the Llama-3-8B shape in Q4_0 (4.2 GiB, made once into
+# ~/.cache/groupshard/bench by scripts/make_bench_models.py).
+foreach(np 1 2 3)
+  add_test(NAME resident_np${np} COMMAND ${GS_MPIRUN} -np ${np} $<TARGET_FILE:resident_mpitest>)
+  set_tests_properties(resident_np${np} PROPERTIES TIMEOUT 300 PROCESSORS ${np})
+endforeach()
+set(GS_BENCH_8B "$ENV{HOME}/.cache/groupshard/bench/llama3-8b.q4_0.gguf")
+add_test(NAME resident_8b_model
+         COMMAND ${GS_PYTHON} ${CMAKE_SOURCE_DIR}/scripts/make_bench_models.py --only llama3-8b.q4_0
+                 --if-missing)
+set_tests_properties(resident_8b_model PROPERTIES TIMEOUT 600 FIXTURES_SETUP bench_8b)
+foreach(np 1 2 4)
+  add_test(NAME resident_8b_np${np} COMMAND ${GS_MPIRUN} -np ${np} $<TARGET_FILE:resident_mpitest>)
+  set_tests_properties(resident_8b_np${np} PROPERTIES TIMEOUT 600 PROCESSORS ${np}
+                       RUN_SERIAL TRUE FIXTURES_REQUIRED bench_8b
+                       ENVIRONMENT "GS_RESIDENT_MODEL=${GS_BENCH_8B}")
+endforeach()

@@ -5,6 +5,8 @@
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/check.h"
+#include "kernels/cpu/quant_dot.h"
+#include "kernels/dtype.h"
 #include "kernels/huge_pages.h"
 #include "kernels/matmul.h"
 #include "kernels/rms_norm.h"
@@ -75,7 +77,7 @@ std::unique_ptr<Weight> CpuOps::UploadWeight(DType dtype, int64_t rows, int64_t 
   m.dtype = dtype;
   m.rows = rows;
   m.cols = cols;
-  PackForCpu(&m, data);
+  PackForCpu(&m, data, &weights_);
   return std::make_unique<CpuWeight>(std::move(m));
 }
 
@@ -92,13 +94,20 @@ std::unique_ptr<Weight> CpuOps::RandomWeight(int64_t rows, int64_t cols, float s
 }
 
 void CpuOps::Embedding(const Weight& table, int64_t row_begin, float* out) {
+  // The table stays in its stored dtype; only the step's rows are widened.
   const WeightMatrix& w = matrix(table);
-  CHECK(w.dtype == DType::kF32) << "the CPU keeps embedding tables in fp32";
   const int64_t H = w.cols, n = n_tokens();
+  const int64_t row_bytes = w.rows > 0 ? w.bytes() / w.rows : 0;
   std::memset(out, 0, sizeof(float) * n * H);
   for (int64_t t = 0; t < n; ++t) {
     const int64_t row = step_.tokens[t] - row_begin;
-    if (row >= 0 && row < w.rows) std::memcpy(out + t * H, w.f32() + row * H, sizeof(float) * H);
+    if (row < 0 || row >= w.rows) continue;
+    const uint8_t* src = w.data.data() + row * row_bytes;
+    if (w.paired) {
+      cpu::DequantizePairedRow(w.dtype, src, H, out + t * H);
+    } else {
+      DequantizeRow(w.dtype, src, out + t * H, H);
+    }
   }
 }
 

@@ -65,6 +65,7 @@ class CpuOps : public DeviceOps {
   StepArrays step_;
   std::vector<int32_t> head_group_;  // local head → local group, for Attention
   std::vector<float> product_;       // MatMul with beta = 1: the product before the add
+  WeightArena weights_;              // every uploaded matrix, back to back
 };
 
 }  // namespace gs::kernels

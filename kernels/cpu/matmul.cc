@@ -192,24 +192,31 @@ const char* ActivationsName(Activations a) {
   return a == Activations::kInt8 ? "int8" : "fp32";
 }
 
-void PackForCpu(WeightMatrix* w, std::span<const uint8_t> gguf) {
+void PackForCpu(WeightMatrix* w, std::span<const uint8_t> gguf, WeightArena* arena) {
   CHECK_EQ(static_cast<int64_t>(gguf.size()), w->rows * RowBytes(w->dtype, w->cols));
-  if (!IsQuantized(w->dtype)) {
-    w->data.assign(gguf.begin(), gguf.end());
+  const bool quantized = IsQuantized(w->dtype);
+  CHECK(!quantized || w->cols % cpu::kQBlock == 0)
+      << DTypeName(w->dtype) << " matrix with " << w->cols << " columns";
+  const size_t bytes = quantized ? static_cast<size_t>(
+                                       w->rows * cpu::PairedRowBytes(w->dtype, w->cols))
+                                 : gguf.size();
+  if (arena != nullptr) {
+    w->data.Allocate(*arena, bytes);
+  } else {
+    w->data.resize(bytes);
+  }
+  if (!quantized) {
+    if (bytes > 0) std::memcpy(w->data.data(), gguf.data(), bytes);
     return;
   }
-  CHECK(w->cols % cpu::kQBlock == 0) << DTypeName(w->dtype) << " matrix with " << w->cols
-                                     << " columns";
-  w->data.resize(static_cast<size_t>(w->rows * cpu::PairedRowBytes(w->dtype, w->cols)));
   cpu::PackPairedRows(w->dtype, gguf.data(), w->rows, w->cols, w->data.data());
   w->paired = true;
 }
 
 void PackForCpu(WeightMatrix* w) {
   if (!IsQuantized(w->dtype) || w->paired) return;
-  const StreamedBytes gguf = std::move(w->data);
-  w->data = StreamedBytes();
-  PackForCpu(w, gguf);
+  const WeightData gguf = std::move(w->data);
+  PackForCpu(w, {gguf.data(), gguf.size()});
 }
 
 void MatMul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool* pool,
