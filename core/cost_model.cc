@@ -32,12 +32,6 @@ StatusOr<double> ParseWithUnit(const std::string& text, const char* what,
                                  std::string(end) + "', e.g. " + examples);
 }
 
-int CeilLog2(int p) {
-  int r = 0;
-  while ((1 << r) < p) ++r;
-  return r;
-}
-
 // The broadcasts StepChannel::Send makes for one decode token of a
 // sequence at `context` tokens: one token, its block table, one logit row.
 StepChannel::MessageBytes DecodeStepMessages(int64_t context, int block_size) {
@@ -49,31 +43,26 @@ double Ms(double s) { return 1e3 * s; }
 
 }  // namespace
 
-DecodeStepLoad StepLoad(const ModelShape& shape, int tp_size,
-                        const StepChannel::MessageBytes& step) {
+DecodeStepLoad StepLoad(const PlanReport& plan, const StepChannel::MessageBytes& step) {
   DecodeStepLoad t;
-  const int P = tp_size;
+  const int P = plan.tp_size;
   if (P == 1) return t;
-  const int64_t calls = 2LL * shape.n_layers + 1;
-  const int64_t n = shape.hidden_size;  // floats per all-reduce, one token
-  MessageLoad one;
-  if (P == 2) {
-    one = {1, 4 * n};  // MPI_Allreduce: one exchange of the whole vector
-  } else {
-    // Reduce-scatter of P chunks (P - 1 sent to the others), then an
-    // allgather of the reduced chunks (P - 1 again).
-    const int64_t chunk = (n + P - 1) / P;
-    one = {2LL * (P - 1), 2LL * (P - 1) * 4 * chunk};
+  // Each all-reduce: what the rank that sends the most sends (ranks whose
+  // reduce-scatter chunk is larger send more), 2L + 1 times.
+  const int64_t calls = 2LL * plan.config.n_layers + 1;
+  Traffic one;
+  for (int r = 0; r < P; ++r) {
+    const Traffic tr = AllReduceSumTraffic(plan.config.hidden_size, P, r);
+    one.messages = std::max(one.messages, tr.messages);
+    one.bytes = std::max(one.bytes, tr.bytes);
   }
   t.all_reduce = {calls * one.messages, calls * one.bytes};
-  // Rank 0 receives every other rank's vocabulary slice.
-  const int64_t v0 = SplitEven(shape.vocab_size, P)[0].size();
-  t.gather = {P - 1, 4 * (shape.vocab_size - v0)};
-  // One broadcast (two when the arrays do not fit the first message) down a
-  // binomial tree: the root sends each to ceil(log2 P) children in turn.
-  const int64_t rounds = CeilLog2(P);
-  const int64_t broadcasts = step.rest > 0 ? 2 : 1;
-  t.broadcast = {broadcasts * rounds, rounds * (step.first + step.rest)};
+  // Every other rank's vocabulary slice arrives over rank 0's link.
+  for (const RankReport& r : plan.ranks) {
+    t.gather += GatherVTraffic(r.shard.vocab_rows.size(), r.shard.tp_rank, 0);
+  }
+  t.broadcast = BroadcastTraffic(step.first, P, 0, 0);
+  t.broadcast += BroadcastTraffic(step.rest, P, 0, 0);
   return t;
 }
 
@@ -104,7 +93,7 @@ StatusOr<LinkSpec> ParseNetwork(const std::string& text) {
   return link;
 }
 
-double CollectiveSeconds(const MessageLoad& t, const LinkSpec& link) {
+double CollectiveSeconds(const Traffic& t, const LinkSpec& link) {
   return static_cast<double>(t.messages) * link.latency_s +
          static_cast<double>(t.bytes) / link.bytes_per_s();
 }
@@ -126,7 +115,7 @@ DecodeCost PredictDecode(const PlanReport& plan, const CostInputs& in) {
     }
   }
   c.memory_s = static_cast<double>(c.weight_bytes + c.kv_bytes) / in.memory_bytes_per_s;
-  c.traffic = StepLoad(plan.config, plan.tp_size, DecodeStepMessages(in.context, in.block_size));
+  c.traffic = StepLoad(plan, DecodeStepMessages(in.context, in.block_size));
   c.all_reduce_latency_s = static_cast<double>(c.traffic.all_reduce.messages) * in.link.latency_s;
   c.all_reduce_bandwidth_s =
       static_cast<double>(c.traffic.all_reduce.bytes) / in.link.bytes_per_s();
@@ -194,7 +183,7 @@ std::string FormatCostText(const DecodeCost& c, const CostInputs& in,
 
 nlohmann::json CostJson(const DecodeCost& c, const CostInputs& in,
                         const std::vector<DecodeCost>& scan) {
-  auto traffic = [](const MessageLoad& t) {
+  auto traffic = [](const Traffic& t) {
     return nlohmann::json{{"messages", t.messages}, {"bytes", t.bytes}};
   };
   auto one = [&](const DecodeCost& d) {

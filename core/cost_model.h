@@ -14,26 +14,21 @@
 #include "core/plan_report.h"
 #include "core/step_protocol.h"
 #include "kernels/status.h"
+#include "parallel/collective_traffic.h"
 
 namespace gs {
 
-// What a collective puts on one host's link: the messages on its critical
-// path (each pays the latency) and the bytes through the busiest link.
-struct MessageLoad {
-  int64_t messages = 0;
-  int64_t bytes = 0;
-};
-
-// The collectives of one decode step of one token at P ranks: the
-// embedding's all-reduce and two per layer (H floats each), the logits'
-// GatherV to rank 0 and the step's broadcast from rank 0.
+// The collectives of one decode step of one token at P ranks, counted with
+// parallel/collective_traffic.h: the embedding's all-reduce and two per
+// layer (H floats each) as the rank that sends the most sends them, the
+// logits' GatherV as rank 0 receives them (every other rank's vocabulary
+// slice over its link), and the step's broadcast as rank 0 sends it.
 struct DecodeStepLoad {
-  MessageLoad all_reduce;  // all 2L + 1 together
-  MessageLoad gather;
-  MessageLoad broadcast;
+  Traffic all_reduce;  // all 2L + 1 together
+  Traffic gather;
+  Traffic broadcast;
 };
-DecodeStepLoad StepLoad(const ModelShape& shape, int tp_size,
-                        const StepChannel::MessageBytes& step);
+DecodeStepLoad StepLoad(const PlanReport& plan, const StepChannel::MessageBytes& step);
 
 // One host's link: its rate and the one-way latency each message pays.
 struct LinkSpec {
@@ -77,7 +72,7 @@ struct DecodeCost {
 };
 
 // Time of a collective: messages x latency + bytes / rate.
-double CollectiveSeconds(const MessageLoad& t, const LinkSpec& link);
+double CollectiveSeconds(const Traffic& t, const LinkSpec& link);
 
 DecodeCost PredictDecode(const PlanReport& plan, const CostInputs& in);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/step_traffic.h"
 #include "tests/test_util.h"
 
 namespace gs {
@@ -83,9 +84,23 @@ TEST(CostModelTest, FourRanksReduceScatterThenAllGather) {
   EXPECT_EQ(c.traffic.all_reduce.bytes, 5 * 6 * 64);
   EXPECT_EQ(c.traffic.gather.messages, 3);
   EXPECT_EQ(c.traffic.gather.bytes, 4 * 192);
-  EXPECT_EQ(c.traffic.broadcast.messages, 2);  // two rounds, one broadcast
-  EXPECT_EQ(c.traffic.broadcast.bytes, 4096);
-  EXPECT_NEAR(c.step_s(), 0.655272e-3, 1e-12);
+  EXPECT_EQ(c.traffic.broadcast.messages, 3);  // rank 0 to each other rank
+  EXPECT_EQ(c.traffic.broadcast.bytes, 3 * 2048);
+  EXPECT_NEAR(c.broadcast_s, 30e-6 + 6144 / 1.25e8, 1e-15);
+  EXPECT_NEAR(c.step_s(), 0.681656e-3, 1e-12);
+}
+
+TEST(CostModelTest, RankZeroSendsWhatTheStepCountsFor) {
+  // Rank 0 sends the broadcast and its all-reduce parts (every chunk of 64
+  // floats over 4 ranks is 16, so it sends as much as any rank).
+  for (int P : {2, 4}) {
+    const DecodeCost c = PredictDecode(SmallPlan(P), SmallInputs());
+    auto plan = ShardPlan::Make(SmallShape(), P);
+    ASSERT_TRUE(plan.ok());
+    Traffic sent = c.traffic.all_reduce;
+    sent += c.traffic.broadcast;
+    EXPECT_EQ(sent, StepTraffic(*plan, 0, DecodeStep(1, 1))) << "P=" << P;
+  }
 }
 
 TEST(CostModelTest, TheRankWithMostBytesSetsThePace) {
