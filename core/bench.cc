@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/bandwidth_probe.h"
@@ -117,6 +119,29 @@ DecodeStepTimes MaxOverRanks(Communicator& comm, const DecodeStepTimes& t) {
   return m;
 }
 
+int64_t CollectiveCalls(const CountingCommunicator& comm) {
+  return comm.all_reduces() + comm.all_gathers() + comm.gathers() + comm.broadcasts() +
+         comm.barriers();
+}
+
+// Per step, what each kind of device call took between `before` and `after`
+// (the same model's compute_by_kind at the two ends of a run): the kinds
+// that ran, in the model's order.
+std::vector<StepPart> ComputeParts(const std::vector<kernels::TimedOps::KindTotals>& before,
+                                   const std::vector<kernels::TimedOps::KindTotals>& after,
+                                   int steps) {
+  std::vector<StepPart> parts;
+  for (size_t k = 0; k < after.size(); ++k) {
+    const double s0 = k < before.size() ? before[k].seconds : 0.0;
+    const int64_t c0 = k < before.size() ? before[k].calls : 0;
+    const int64_t calls = after[k].calls - c0;
+    if (calls == 0) continue;
+    parts.push_back(
+        {after[k].name, 1e3 * (after[k].seconds - s0) / steps, static_cast<double>(calls) / steps});
+  }
+  return parts;
+}
+
 }  // namespace
 
 BenchResult RunBench(LlamaModel& model, CountingCommunicator& comm, const BenchOptions& o) {
@@ -171,9 +196,13 @@ BenchResult RunBench(LlamaModel& model, CountingCommunicator& comm, const BenchO
   double before = probe_pass();
   double decode_s = 1e30, probe_s = 1e30;
   StepSamples best, run;
+  std::vector<StepPart> best_parts;
+  int64_t best_collective_calls = 0;
   for (int rep = 0; rep < repeat; ++rep) {
     run = StepSamples();
     comm.Barrier();
+    const std::vector<kernels::TimedOps::KindTotals> kinds0 = model.compute_by_kind();
+    const int64_t calls0 = CollectiveCalls(comm);
     const auto t0 = Clock::now();
     for (int i = 0; i < o.gen_tokens; ++i) {
       const double coll0 = comm.seconds(), comp0 = model.compute_seconds();
@@ -186,6 +215,8 @@ BenchResult RunBench(LlamaModel& model, CountingCommunicator& comm, const BenchO
       run.sent.messages += comm.sent().messages - sent0.messages;
       run.sent.bytes += comm.sent().bytes - sent0.bytes;
     }
+    std::vector<StepPart> parts = ComputeParts(kinds0, model.compute_by_kind(), o.gen_tokens);
+    const int64_t collective_calls = CollectiveCalls(comm) - calls0;
     comm.Barrier();
     const double run_s = MaxOverRanks(comm, Since(t0));
     const double after = probe_pass();
@@ -193,11 +224,22 @@ BenchResult RunBench(LlamaModel& model, CountingCommunicator& comm, const BenchO
       decode_s = run_s;
       probe_s = std::min(before, after);
       best = run;
+      best_parts = std::move(parts);
+      best_collective_calls = collective_calls;
     }
     before = after;
   }
   r.rank0 = Summarize(best, o.gen_tokens);
   r.max_over_ranks = MaxOverRanks(comm, r.rank0);
+  r.breakdown = std::move(best_parts);
+  r.breakdown.push_back({"collectives", r.rank0.collective_ms.mean,
+                         static_cast<double>(best_collective_calls) / o.gen_tokens});
+  // Compute and collectives are timed apart inside each step, so the rest
+  // is >= 0 up to rounding.
+  r.breakdown.push_back(
+      {"other",
+       std::max(0.0, r.rank0.step_ms.mean - r.rank0.compute_ms.mean - r.rank0.collective_ms.mean),
+       0.0});
   r.decode_tokens_per_s = static_cast<double>(o.batch) * o.gen_tokens / decode_s;
   r.decode_step_ms = 1e3 * decode_s / o.gen_tokens;
 
@@ -242,7 +284,19 @@ std::string FormatBenchText(const BenchResult& r, const BenchOptions& o) {
       a.compute_ms.mean, a.compute_ms.p99, m.compute_ms.mean, m.compute_ms.p99,
       static_cast<long long>(a.messages), static_cast<long long>(m.messages), a.bytes / 1024.0,
       m.bytes / 1024.0);
-  return buf;
+  std::string text = buf;
+  if (!r.breakdown.empty() && a.step_ms.mean > 0) {
+    text += "decode step by kind, rank 0: ms/step, % of step, calls/step\n";
+    std::vector<StepPart> parts = r.breakdown;
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const StepPart& x, const StepPart& y) { return x.ms > y.ms; });
+    for (const StepPart& p : parts) {
+      std::snprintf(buf, sizeof(buf), "  %-15s %9.3f %6.1f%% %8.1f\n", p.kind.c_str(), p.ms,
+                    100.0 * p.ms / a.step_ms.mean, p.calls);
+      text += buf;
+    }
+  }
+  return text;
 }
 
 namespace {
@@ -253,6 +307,13 @@ nlohmann::json StepJson(const DecodeStepTimes& t) {
           {"compute_ms", stat(t.compute_ms)},
           {"messages", t.messages},
           {"bytes", t.bytes}};
+}
+
+// {kind: {"ms": per step, "calls": per step}}.
+nlohmann::json BreakdownJson(const std::vector<StepPart>& parts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const StepPart& p : parts) j[p.kind] = {{"ms", p.ms}, {"calls", p.calls}};
+  return j;
 }
 }  // namespace
 
@@ -272,7 +333,9 @@ nlohmann::json BenchJson(const BenchResult& r, const BenchOptions& o) {
           {"probe_gb_per_s", r.probe_gb_per_s},
           {"roofline_fraction", r.roofline_fraction},
           {"decode_step",
-           {{"rank0", StepJson(r.rank0)}, {"max_over_ranks", StepJson(r.max_over_ranks)}}}};
+           {{"rank0", StepJson(r.rank0)},
+            {"max_over_ranks", StepJson(r.max_over_ranks)},
+            {"breakdown", BreakdownJson(r.breakdown)}}}};
 }
 
 }  // namespace gs

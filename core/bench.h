@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -43,6 +45,14 @@ struct DecodeStepTimes {
   int64_t bytes = 0;
 };
 
+// One part of rank 0's decode step, per step over the decode steps of the
+// fastest run.
+struct StepPart {
+  std::string kind;
+  double ms = 0;
+  double calls = 0;
+};
+
 struct BenchResult {
   int tp_size = 1;
   int threads = 1;  // per rank
@@ -57,6 +67,12 @@ struct BenchResult {
   double roofline_fraction = 0;
   DecodeStepTimes rank0;
   DecodeStepTimes max_over_ranks;  // each figure's maximum over the ranks
+  // Where rank 0's decode step goes: each kind of device call that ran
+  // (LlamaModel::compute_by_kind; together they are rank0.compute_ms.mean),
+  // then "collectives" (rank0.collective_ms.mean, calls of any collective)
+  // and "other" (the step's rest, no calls: host work between the calls,
+  // such as Forward's bookkeeping and the thread pool's hand-offs).
+  std::vector<StepPart> breakdown;
 };
 
 // Collective: every rank of `comm` calls it with the same options; the

@@ -234,7 +234,17 @@ std::unique_ptr<KvCache> LlamaModel::MakeKvCache(int n_blocks, int block_size) c
 }
 
 void LlamaModel::MeasureCompute() {
-  if (!timed_) timed_ = std::make_unique<kernels::TimedOps>(*ops_);
+  if (timed_) return;
+  timed_ = std::make_unique<kernels::TimedOps>(*ops_);
+  // A product is told apart by its first weight (ForwardShared passes q
+  // first, then k and v; gate, then up).
+  for (const Layer& L : layers_) {
+    timed_->LabelProducts(L.q.weight(), "matmul_qkv");
+    timed_->LabelProducts(L.o.weight(), "matmul_o");
+    timed_->LabelProducts(L.gate.weight(), "matmul_gate_up");
+    timed_->LabelProducts(L.down.weight(), "matmul_down");
+  }
+  timed_->LabelProducts(lm_head_.weight(), "matmul_lm_head");
 }
 
 void LlamaModel::EnsureScratch(int64_t n, int64_t n_logits) {

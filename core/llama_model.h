@@ -103,6 +103,13 @@ class LlamaModel {
   // operations. Between Forward calls only.
   void MeasureCompute();
   double compute_seconds() const { return timed_ ? timed_->seconds() : 0.0; }
+  // compute_seconds() by kind of call (kernels::TimedOps::kinds), with the
+  // products split by the weights they read: "matmul_qkv", "matmul_o",
+  // "matmul_gate_up", "matmul_down", "matmul_lm_head". Empty before
+  // MeasureCompute.
+  std::vector<kernels::TimedOps::KindTotals> compute_by_kind() const {
+    return timed_ ? timed_->kinds() : std::vector<kernels::TimedOps::KindTotals>{};
+  }
 
  private:
   struct Layer {

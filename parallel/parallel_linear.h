@@ -30,6 +30,7 @@ class ColumnParallelLinear {
 
   int64_t out_features() const { return w_->rows(); }
   int64_t weight_bytes() const;
+  const kernels::Weight& weight() const { return *w_; }
 
   // x [n, in] → each part's y [n, its out_features()], for the layers that
   // read the same x (q/k/v, gate/up), at most four, in one product call:
@@ -57,6 +58,7 @@ class RowParallelLinear {
                float* scratch) const;
   int64_t out_features() const { return w_->rows(); }
   int64_t weight_bytes() const { return w_->bytes(); }
+  const kernels::Weight& weight() const { return *w_; }
 
  private:
   std::unique_ptr<kernels::Weight> w_;
@@ -103,6 +105,7 @@ class ParallelLmHead {
   void Gather(kernels::DeviceOps& ops, const float* local, int64_t n, float* logits);
   int64_t weight_bytes() const { return w_->bytes(); }
   int64_t local_rows() const { return w_->rows(); }
+  const kernels::Weight& weight() const { return *w_; }
 
  private:
   std::shared_ptr<const kernels::Weight> w_;

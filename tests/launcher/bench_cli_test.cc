@@ -2,6 +2,7 @@
 // prints are consistent with each other (no timing thresholds here; speed is
 // what the benchmark itself reports).
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -43,12 +44,64 @@ void ExpectConsistent(const nlohmann::json& j, int tp, int batch) {
               j["achieved_gb_per_s"].get<double>() / j["probe_gb_per_s"].get<double>(), 1e-9);
 }
 
+// decode_step.breakdown: rank 0's step by kind of device call, then
+// collectives and the rest. The kinds add up to the compute time and all of
+// it to the step; a decode step makes the calls one Forward makes per layer.
+void ExpectBreakdown(const nlohmann::json& j, const ModelConfig& c, int np) {
+  ASSERT_TRUE(j.contains("decode_step") && j["decode_step"].contains("breakdown")) << j.dump();
+  const auto& b = j["decode_step"]["breakdown"];
+  const auto& rank0 = j["decode_step"]["rank0"];
+  ASSERT_TRUE(b.is_object() && b.contains("collectives") && b.contains("other")) << b.dump();
+  double compute = 0, all = 0;
+  for (const auto& [kind, part] : b.items()) {
+    ASSERT_TRUE(part.contains("ms") && part.contains("calls")) << kind;
+    EXPECT_GE(part["ms"].get<double>(), 0.0) << kind;
+    EXPECT_GE(part["calls"].get<double>(), 0.0) << kind;
+    all += part["ms"].get<double>();
+    if (kind != "collectives" && kind != "other") compute += part["ms"].get<double>();
+  }
+  const double compute_ms = rank0["compute_ms"]["mean"].get<double>();
+  const double step_ms = rank0["step_ms"]["mean"].get<double>();
+  EXPECT_NEAR(compute, compute_ms, 1e-6 * compute_ms + 1e-9);
+  EXPECT_NEAR(b["collectives"]["ms"].get<double>(), rank0["collective_ms"]["mean"].get<double>(),
+              1e-12);
+  // "other" is the step's rest, so the whole adds up to the step.
+  EXPECT_NEAR(all, step_ms, 1e-6 * step_ms + 1e-9);
+
+  const double L = c.n_layers;
+  const std::pair<const char*, double> calls[] = {
+      {"matmul_qkv", L},     {"matmul_o", L},         {"matmul_gate_up", L}, {"matmul_down", L},
+      {"matmul_lm_head", 1}, {"attention", L},        {"kv_append", L},      {"rope", 2 * L},
+      {"silu_mul", L},       {"rms_norm", 2 * L + 1}, {"embedding", 1}};
+  for (const auto& [kind, n] : calls) {
+    ASSERT_TRUE(b.contains(kind)) << kind << " missing: " << b.dump();
+    EXPECT_EQ(b[kind]["calls"].get<double>(), n) << kind;
+  }
+  // Every product reads a labelled weight.
+  EXPECT_FALSE(b.contains("matmul")) << b.dump();
+  if (np == 1) {
+    // The products add to the residual themselves; only the embedding's
+    // all-reduce is left.
+    EXPECT_FALSE(b.contains("add")) << b.dump();
+    EXPECT_EQ(b["collectives"]["calls"].get<double>(), 1.0);
+  } else {
+    // A row-parallel product goes to scratch, is all-reduced and added: two
+    // per layer; the embedding's all-reduce and the logits' gather.
+    ASSERT_TRUE(b.contains("add")) << b.dump();
+    EXPECT_EQ(b["add"]["calls"].get<double>(), 2 * L);
+    EXPECT_EQ(b["collectives"]["calls"].get<double>(), 2 * L + 2);
+  }
+}
+
 TEST(BenchCliTest, FiguresAreConsistentOnOneRank) {
   const auto j = Bench("timeout 120 ", "--model " + DataPath("models/g9x3.q8_0.gguf") +
                                            " --prompt-tokens 16 --gen-tokens 4 --batch 3 "
                                            "--threads 2 --repeat 1");
   ExpectConsistent(j, 1, 3);
   EXPECT_EQ(j["threads"], 2);
+  auto src = WeightSource::Open(DataPath("models/g9x3.q8_0.gguf"));
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  ExpectBreakdown(j, (*src)->config(), 1);
 }
 
 TEST(BenchCliTest, WeightBytesSplitAcrossRanks) {
@@ -107,6 +160,7 @@ TEST(BenchCliTest, DecodeStepTimesAddUp) {
     EXPECT_EQ(rank0["messages"].get<int64_t>(), (2 * c.n_layers + 1) * ar.messages);
     EXPECT_EQ(rank0["bytes"].get<int64_t>(), (2 * c.n_layers + 1) * ar.bytes);
     EXPECT_GE(most["bytes"].get<int64_t>(), rank0["bytes"].get<int64_t>());
+    ExpectBreakdown(j, c, np);
   }
 }
 
