@@ -26,66 +26,14 @@ build=$(cd "$1" && pwd)
 n=$2
 launch_timeout=${GS_MN_LAUNCH_TIMEOUT:-30}
 run_timeout=${GS_MN_TIMEOUT:-400}
-tag="gsmn$$"
-tmp=$(mktemp -d -t "$tag.XXXXXX")
-made=()
-cleanup() {
-  local ns
-  for ns in "${made[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; done
-  for ns in "${made[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-# SIGKILL (ctest at its TIMEOUT) cannot be caught: the sweep below removes
-# what such a run left.
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# Namespaces (gsmn<pid>br, gsmn<pid>h<i>) and temporary folders of earlier
-# runs whose shell is gone.
-sweep_stale() {
-  local ns pid dir
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^gsmn[0-9]+(br|h[0-9]+)$' || true); do
-    pid=${ns#gsmn}
-    pid=${pid%%[!0-9]*}
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "multinode: removing stale namespace $ns (its run, pid $pid, is gone)"
-      ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-      ip netns del "$ns" 2>/dev/null || true
-    fi
-  done
-  for dir in "${TMPDIR:-/tmp}"/gsmn[0-9]*.*; do
-    [ -d "$dir" ] || continue
-    pid=${dir##*/gsmn}
-    pid=${pid%%.*}
-    kill -0 "$pid" 2>/dev/null || rm -rf "$dir"
-  done
-}
-sweep_stale
-
-if ! ip netns add "${tag}br" 2>/dev/null; then
+# shellcheck source=netns_hosts.sh
+source "$(dirname "$0")/netns_hosts.sh"
+if ! netns_hosts_start gsmn multinode; then
   echo "multinode: SKIPPED: cannot create network namespaces here (needs CAP_NET_ADMIN / root)"
   exit 77
 fi
-made+=("${tag}br")
-ip -n "${tag}br" link add br0 type bridge
-ip -n "${tag}br" link set br0 up
-for i in $(seq 1 "$n"); do
-  ns="${tag}h$i"
-  ip netns add "$ns"
-  made+=("$ns")
-  ip link add "${tag}a$i" type veth peer name "${tag}b$i"
-  ip link set "${tag}a$i" netns "$ns"
-  ip link set "${tag}b$i" netns "${tag}br"
-  ip -n "${tag}br" link set "${tag}b$i" master br0 up
-  ip -n "$ns" link set "${tag}a$i" name eth0
-  ip -n "$ns" addr add "10.200.0.$i/24" dev eth0
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" link set lo up
-  mkdir -p "$tmp/h$i"
-  echo "10.200.0.$i slots=1" >> "$tmp/hosts"
-done
+netns_hosts_add "$n" 10.200.0
+for i in $(seq 1 "$n"); do echo "10.200.0.$i slots=1" >> "$tmp/hosts"; done
 
 # Every host reaches host 1 before the launch (bounded). A refused connection
 # to a closed port proves the path: the reset came back from host 1.
@@ -101,16 +49,7 @@ for i in $(seq 2 "$n"); do
   done
 done
 
-cat > "$tmp/agent" <<AGENT
-#!/usr/bin/env bash
-# Stands in for ssh: runs the command inside the namespace of the host named,
-# with that host's own /tmp.
-host=\$1; shift
-i=\${host##*.}
-if [ "\$i" = "${GS_MN_DEAD_HOST:-0}" ]; then exec sleep 600; fi
-exec ip netns exec "${tag}h\$i" env TMPDIR="$tmp/h\$i" bash -c "\$*"
-AGENT
-chmod +x "$tmp/agent"
+netns_hosts_agent "${GS_MN_DEAD_HOST:-0}"
 
 echo "multinode: $n hosts as namespaces ${tag}h1..${tag}h$n on 10.200.0.0/24"
 # orte_startup_timeout bounds the start of the ranks once every daemon has
