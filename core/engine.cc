@@ -53,7 +53,7 @@ Status Engine::Add(GenerateRequest req) {
   seq->tokens.insert(seq->tokens.end(), req.resume.begin(), req.resume.end());
   seq->max_tokens = req.max_tokens;
   seq->eos_ids = std::move(req.eos_ids);
-  samplers_.emplace(req.id, Sampler(req.sampling));
+  samplers_.emplace(req.id, Picker{Sampler(req.sampling), req.logprobs});
   scheduler_.Add(std::move(seq));
   return Status::Ok();
 }
@@ -104,8 +104,9 @@ void Engine::Step(std::vector<TokenEvent>* events) {
     if (!c.sample) continue;
     Sequence& s = *c.seq;
     float logprob = 0.0f;
-    const int32_t tok =
-        samplers_.at(s.id).Sample(logits_.data() + row * V, V, s.tokens, &logprob);
+    Picker& picker = samplers_.at(s.id);
+    const int32_t tok = picker.sampler.Sample(logits_.data() + row * V, V, s.tokens,
+                                              picker.logprobs ? &logprob : nullptr);
     ++row;
     s.tokens.push_back(tok);
     FinishReason finish = FinishReason::kNone;

@@ -36,6 +36,9 @@ struct GenerateRequest {
   // its group failed): they follow the prompt, count against max_tokens, and
   // generation continues after them as if it had produced them itself.
   std::vector<int32_t> resume;
+  // Whether TokenEvent::logprob is wanted; without it the event carries 0
+  // and the step skips a pass over the vocabulary per token.
+  bool logprobs = true;
 };
 
 // One generated token; `finish` is set on the last event of a request. A
@@ -85,7 +88,11 @@ class Engine {
   StepChannel channel_;
   BlockManager blocks_;
   Scheduler scheduler_;
-  std::map<uint64_t, Sampler> samplers_;
+  struct Picker {
+    Sampler sampler;
+    bool logprobs;
+  };
+  std::map<uint64_t, Picker> samplers_;
   ModelInput input_;
   std::vector<float> logits_;
   int64_t n_steps_ = 0;

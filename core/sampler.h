@@ -46,10 +46,13 @@ class Sampler {
                  float* logprob);
 
  private:
+  // Temperature, then top-k / top-p / min-p, then a draw at `position`.
+  int32_t SampleTempered(const float* x, int vocab, uint64_t position);
+
   SamplingParams params_;
   std::vector<float> work_;     // [vocab] adjusted logits
+  std::vector<float> exps_;     // [vocab] e^(scaled logit - max)
   std::vector<int32_t> order_;  // candidate ids, best first once sorted
-  std::vector<float> probs_;    // probabilities of order_
 };
 
 }  // namespace gs

@@ -175,6 +175,7 @@ StatusOr<std::shared_ptr<ActiveRequest>> PrepareGenerate(const groupshard::v1::G
   er.resume.assign(req.resume_token_ids().begin(), req.resume_token_ids().end());
   if (!req.ignore_eos()) er.eos_ids = tokenizer.eos_ids();
   out->logprobs = req.logprobs();
+  er.logprobs = req.logprobs();
   out->client_id = req.request_id();
   return out;
 }

@@ -25,6 +25,7 @@ using Prompt = std::vector<int32_t>;
 
 struct Served {
   std::map<uint64_t, std::vector<int32_t>> tokens;  // by request id (index in the waves)
+  std::map<uint64_t, std::vector<float>> logprobs;
   int64_t hit_tokens = 0;
   int64_t query_tokens = 0;
   int64_t preemptions = 0;
@@ -34,7 +35,8 @@ struct Served {
 // requests of a wave added together, each wave run to its end before the
 // next) while the other ranks run RunWorker. Results on rank 0.
 Served Serve(ModelRunner& runner, Communicator& comm, bool prefix_cache,
-             const std::vector<std::vector<Prompt>>& waves) {
+             const std::vector<std::vector<Prompt>>& waves, bool logprobs = true,
+             float temperature = 0.0f) {
   Served out;
   if (comm.rank() != 0) {
     RunWorker(runner, comm);
@@ -52,7 +54,9 @@ Served Serve(ModelRunner& runner, Communicator& comm, bool prefix_cache,
       GenerateRequest r;
       r.id = id++;
       r.prompt = p;
-      r.sampling.temperature = 0.0f;
+      r.sampling.temperature = temperature;
+      r.sampling.seed = 5;
+      r.logprobs = logprobs;
       r.max_tokens = kMaxTokens;
       const Status st = engine.Add(r);
       EXPECT_TRUE(st.ok()) << st.ToString();
@@ -62,7 +66,9 @@ Served Serve(ModelRunner& runner, Communicator& comm, bool prefix_cache,
       events.clear();
       engine.Step(&events);
       for (const TokenEvent& e : events) {
-        if (e.token >= 0) out.tokens[e.id].push_back(e.token);
+        if (e.token < 0) continue;
+        out.tokens[e.id].push_back(e.token);
+        out.logprobs[e.id].push_back(e.logprob);
       }
     }
   }
@@ -80,6 +86,28 @@ class EnginePrefixCacheTest : public ::testing::Test {
  protected:
   MpiCommunicator comm_;
 };
+
+// A request that does not ask for log-probabilities gets the same tokens
+// (greedy and sampled) and events that carry 0; one that asks gets the
+// log-softmax of the token, which is below 0.
+TEST_F(EnginePrefixCacheTest, LogprobsAreComputedOnlyWhenAsked) {
+  auto rm = LoadRankModel(gs::testing::DataPath("models/g9x3.q4_1.gguf"), comm_);
+  ASSERT_TRUE(rm.ok()) << rm.status().ToString();
+  rm->runner->AllocateKvCache(32, kBlockSize);
+  const std::vector<std::vector<Prompt>> waves = {{{5, 9, 14, 3, 27}, {8, 8, 40, 2}}};
+  for (float t : {0.0f, 0.9f}) {
+    Served with = Serve(*rm->runner, comm_, false, waves, true, t);
+    Served without = Serve(*rm->runner, comm_, false, waves, false, t);
+    if (comm_.rank() != 0) continue;
+    ASSERT_EQ(with.tokens.size(), 2u);
+    for (uint64_t id : {0, 1}) {
+      EXPECT_EQ(without.tokens[id], with.tokens[id]) << "temperature " << t;
+      ASSERT_EQ(with.logprobs[id].size(), static_cast<size_t>(kMaxTokens));
+      for (float lp : with.logprobs[id]) EXPECT_LT(lp, 0.0f);
+      for (float lp : without.logprobs[id]) EXPECT_EQ(lp, 0.0f);
+    }
+  }
+}
 
 TEST_F(EnginePrefixCacheTest, GreedyTokensEqualWithAndWithoutCacheHits) {
   std::vector<std::string> paths = {gs::testing::DataPath("models/g9x3.gguf"),

@@ -1,7 +1,9 @@
 #include "core/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -261,6 +263,93 @@ TEST(SamplerTest, ExtremeFiniteInputsStayFinite) {
   const auto h = Histogram(p, 20, huge);
   ASSERT_EQ(h.size(), 1u);
   EXPECT_EQ(h.begin()->first, 1);
+}
+
+
+// On a vocabulary the size of real models', where the sampler orders only
+// as many candidates as top-k / top-p / min-p need, every draw equals that
+// of the rules applied to the fully sorted vocabulary in double precision.
+// Without truncation the draw walks the ids in their own order.
+int32_t ReferenceDraw(const std::vector<float>& logits, const SamplingParams& p, uint64_t position) {
+  const int v = static_cast<int>(logits.size());
+  const float top = *std::max_element(logits.begin(), logits.end());
+  std::vector<float> w(v);
+  for (int i = 0; i < v; ++i) w[i] = (logits[i] - top) * (1.0f / p.temperature);
+  std::vector<int32_t> order(v);
+  for (int i = 0; i < v; ++i) order[i] = i;
+  if (p.top_k > 0 || p.top_p < 1.0f || p.min_p > 0.0f) {
+    std::sort(order.begin(), order.end(),
+              [&](int32_t a, int32_t b) { return w[a] > w[b] || (w[a] == w[b] && a < b); });
+  }
+  double total = 0;
+  for (float x : w) total += std::exp(static_cast<double>(x));
+  std::vector<double> prob(v);
+  for (int i = 0; i < v; ++i) prob[i] = std::exp(static_cast<double>(w[order[i]])) / total;
+  int n = p.top_k > 0 ? std::min(p.top_k, v) : v;
+  double kept = 0;
+  for (int i = 0; i < n; ++i) kept += prob[i];
+  if (p.top_p < 1.0f) {
+    double cum = 0;
+    for (int i = 0; i < n; ++i) {
+      if ((cum += prob[i] / kept) >= p.top_p) {
+        n = i + 1;
+        break;
+      }
+    }
+  }
+  if (p.min_p > 0.0f) {
+    int keep = 1;
+    while (keep < n && prob[keep] >= p.min_p * prob[0]) ++keep;
+    n = keep;
+  }
+  double mass = 0;
+  for (int i = 0; i < n; ++i) mass += prob[i];
+  const double target = PositionUniform(p.seed, position) * mass;
+  double cum = 0;
+  for (int i = 0; i < n; ++i) {
+    if (target < (cum += prob[i])) return order[i];
+  }
+  return order[n - 1];
+}
+
+TEST(SamplerTest, LargeVocabularyDrawsEqualTheFullSortReference) {
+  const int v = 49152;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 2.0f);
+  std::vector<float> flat(v), peaked(v);
+  for (int i = 0; i < v; ++i) flat[i] = d(rng);
+  for (int i = 0; i < v; ++i) peaked[i] = d(rng) - 6.0f;
+  for (int i = 0; i < 30; ++i) peaked[(i * 7919) % v] = 8.0f - 0.3f * i;  // a few likely ids
+  struct Case {
+    float t;
+    int top_k;
+    float top_p, min_p;
+  };
+  const Case cases[] = {{0.7f, 0, 0.9f, 0.0f},  {1.0f, 0, 0.5f, 0.05f}, {0.8f, 0, 1.0f, 0.1f},
+                        {1.2f, 40, 0.95f, 0.0f}, {0.9f, 0, 1.0f, 0.0f},  {1.0f, 1000, 1.0f, 0.02f},
+                        {1.5f, 0, 0.999f, 0.0f}, {0.6f, 0, 1.0f, 1e-4f}};
+  for (const std::vector<float>* logits : {&flat, &peaked}) {
+    for (const Case& c : cases) {
+      SamplingParams p;
+      p.temperature = c.t;
+      p.top_k = c.top_k;
+      p.top_p = c.top_p;
+      p.min_p = c.min_p;
+      p.seed = 3;
+      Sampler s(p);
+      std::vector<int32_t> history;
+      std::set<int32_t> distinct;
+      for (int i = 0; i < 40; ++i) {
+        const int32_t got = s.Sample(logits->data(), v, history, nullptr);
+        ASSERT_EQ(got, ReferenceDraw(*logits, p, history.size()))
+            << "t " << c.t << " top_k " << c.top_k << " top_p " << c.top_p << " min_p "
+            << c.min_p << " draw " << i << (logits == &flat ? " flat" : " peaked");
+        distinct.insert(got);
+        history.push_back(got);
+      }
+      EXPECT_GT(distinct.size(), 1u) << "t " << c.t;  // the draws do move
+    }
+  }
 }
 
 }  // namespace

@@ -69,6 +69,7 @@ TEST_F(PrepareGenerateTest, AcceptsAndTokenizesLikeTheTokenizer) {
   EXPECT_EQ((*r)->engine_request.sampling.temperature, 1.0f);  // proto default
   EXPECT_EQ((*r)->stop, std::vector<std::string>{"xy"});
   EXPECT_TRUE((*r)->logprobs);
+  EXPECT_TRUE((*r)->engine_request.logprobs);
   EXPECT_EQ((*r)->client_id, "r1");
 
   req.clear_max_tokens();
@@ -77,6 +78,10 @@ TEST_F(PrepareGenerateTest, AcceptsAndTokenizesLikeTheTokenizer) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)->engine_request.max_tokens, 64);
   EXPECT_TRUE((*r)->engine_request.eos_ids.empty());
+  req.set_logprobs(false);  // the engine then skips computing them
+  r = PrepareGenerate(req, *tok_, limits_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE((*r)->engine_request.logprobs);
 
   pb::GenerateRequest ids;
   ids.add_prompt_token_ids(5);
