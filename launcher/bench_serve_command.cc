@@ -27,6 +27,9 @@ struct BenchServeOpts {
   double timeout_s = 600;
   int shared_prefix_tokens = 0;  // 0: every request sends `prompt`
   int question_tokens = 32;
+  float temperature = 0.0f;  // 0: greedy
+  float top_p = 1.0f;
+  int top_k = 0;
 };
 
 constexpr const char* kSystemText =
@@ -122,7 +125,10 @@ int RunBenchServe(const BenchServeOpts& o) {
         }
         req.set_max_tokens(o.tokens);
         req.set_ignore_eos(true);
-        req.mutable_sampling()->set_temperature(0.0f);
+        req.mutable_sampling()->set_temperature(o.temperature);
+        req.mutable_sampling()->set_top_p(o.top_p);
+        req.mutable_sampling()->set_top_k(o.top_k);
+        req.mutable_sampling()->set_seed(static_cast<uint64_t>(s * o.rounds + r + 1));
         std::vector<double> my_itl;
         double my_ttft = -1;
         int64_t my_tokens = 0;
@@ -182,11 +188,19 @@ int RunBenchServe(const BenchServeOpts& o) {
                         {"prompt_tokens_admitted", query},
                         {"prompt_tokens_computed", query - hit},
                         {"prefix_hit_tokens", hit},
-                        {"shared_prefix_tokens", shared}};
+                        {"shared_prefix_tokens", shared},
+                        {"temperature", o.temperature},
+                        {"top_p", o.top_p},
+                        {"top_k", o.top_k}};
     std::cout << j.dump() << std::endl;
   } else {
     std::printf("streams %d, requests %d (%d failed), %lld tokens in %.2f s\n", o.streams,
                 o.streams * o.rounds, failures, static_cast<long long>(tokens), wall);
+    if (o.temperature > 0) {
+      std::printf("sampling        temperature %g, top-p %g, top-k %d\n", o.temperature, o.top_p, o.top_k);
+    } else {
+      std::printf("sampling        greedy\n");
+    }
     std::printf("aggregate       %.1f tokens/s\n", tps);
     std::printf("time to first   p50 %.1f ms   p99 %.1f ms\n", 1e3 * Percentile(ttft, 0.5),
                 1e3 * Percentile(ttft, 0.99));
@@ -234,6 +248,15 @@ RunFn AddBenchServeCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--timeout", o->timeout_s, "Deadline per request in seconds")
+      ->capture_default_str();
+  app.add_option("--temperature", o->temperature, "Sampling temperature of every request (0: greedy)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--top-p", o->top_p, "Nucleus sampling mass of every request")
+      ->check(CLI::Range(0.0f, 1.0f))
+      ->capture_default_str();
+  app.add_option("--top-k", o->top_k, "Top-k of every request (0: off)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_flag("--json", o->json, "Print one JSON object");
   return [o](int*, char***) { return RunBenchServe(*o); };

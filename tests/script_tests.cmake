@@ -10,3 +10,11 @@ add_test(NAME slurm_launch
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/slurm_test.sh $<TARGET_FILE:groupshard>
                  ${CMAKE_CURRENT_SOURCE_DIR}/data/models/g9x3.gguf)
 set_tests_properties(slurm_launch PROPERTIES TIMEOUT 500 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
+# scripts/serve-bench on the small fixture: `bench serve` (sampled, so the
+# sampling options travel) against `bench --batch` on the same two ranks; the
+# script fails on any failed request.
+add_test(NAME serve_bench_script
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/serve_bench_test.sh
+                 $<TARGET_FILE:groupshard> ${CMAKE_CURRENT_SOURCE_DIR}/data/models/g9x3.q4_1.gguf)
+set_tests_properties(serve_bench_script PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE)
