@@ -113,6 +113,10 @@ class DeviceOps {
   virtual void CopyToDevice(void* dst, const void* src, size_t bytes) = 0;
   // Waits for the work queued before it, then copies.
   virtual void CopyToHost(void* dst, const void* src, size_t bytes) = 0;
+  // Whether memory from Allocate is host memory the caller may read directly
+  // once the work that writes it is done (the CPU), so a copy to the host can
+  // be skipped.
+  virtual bool host_memory() const { return false; }
   // A matrix of rows x cols in `dtype` (fp32, f16, bf16, or Q8_0/Q4_0/Q4_1
   // rows in GGUF block layout), put in the device's layout.
   virtual std::unique_ptr<Weight> UploadWeight(DType dtype, int64_t rows, int64_t cols,

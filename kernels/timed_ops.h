@@ -81,6 +81,7 @@ class TimedOps : public DeviceOps {
     Timer t(this, kCopy);
     inner_.CopyToHost(dst, src, bytes);
   }
+  bool host_memory() const override { return inner_.host_memory(); }
   std::unique_ptr<Weight> UploadWeight(DType dtype, int64_t rows, int64_t cols,
                                        std::span<const uint8_t> data) override {
     Timer t(this, kAllocate);

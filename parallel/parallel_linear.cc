@@ -67,14 +67,18 @@ void ParallelLmHead::Gather(DeviceOps& ops, const float* local, int64_t n, float
   }
   comm_->GatherV(local, counts_, gathered, 0);
   if (comm_->rank() != 0) return;
-  host_.resize(n * V);
-  ops.CopyToHost(host_.data(), gathered, sizeof(float) * n * V);
+  const float* src = gathered;  // read where it landed when that is host memory
+  if (!ops.host_memory()) {
+    host_.resize(n * V);
+    ops.CopyToHost(host_.data(), gathered, sizeof(float) * n * V);
+    src = host_.data();
+  }
   // Rank-major [r][n][V_r] → token-major [n][V].
   int64_t off = 0;
   for (int r = 0; r < P; ++r) {
     const Range rows = rows_of_rank_[r];
     for (int64_t t = 0; t < n; ++t) {
-      std::memcpy(logits + t * V + rows.begin, host_.data() + off + t * rows.size(),
+      std::memcpy(logits + t * V + rows.begin, src + off + t * rows.size(),
                   sizeof(float) * rows.size());
     }
     off += n * rows.size();

@@ -30,6 +30,7 @@ class CpuOps : public DeviceOps {
   std::unique_ptr<DeviceMemory> Allocate(size_t bytes) override;
   void CopyToDevice(void* dst, const void* src, size_t bytes) override;
   void CopyToHost(void* dst, const void* src, size_t bytes) override;
+  bool host_memory() const override { return true; }
   std::unique_ptr<Weight> UploadWeight(DType dtype, int64_t rows, int64_t cols,
                                        std::span<const uint8_t> data) override;
   std::unique_ptr<Weight> RandomWeight(int64_t rows, int64_t cols, float scale,
