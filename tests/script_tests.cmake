@@ -18,3 +18,11 @@ add_test(NAME serve_bench_script
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/serve_bench_test.sh
                  $<TARGET_FILE:groupshard> ${CMAKE_CURRENT_SOURCE_DIR}/data/models/g9x3.q4_1.gguf)
 set_tests_properties(serve_bench_script PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE)
+
+# scripts/batch-ceiling and scripts/decode-profile (scripts/decode_speed.py):
+# the ceiling of a small model at both layouts, and the per-kind table of the
+# SmolLM2 columns; the test checks the lines and numbers they print.
+add_test(NAME decode_speed_scripts
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/decode_speed_test.sh
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data/models/g9x3.q4_1.gguf)
+set_tests_properties(decode_speed_scripts PROPERTIES TIMEOUT 400 RUN_SERIAL TRUE)

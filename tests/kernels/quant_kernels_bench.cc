@@ -125,7 +125,8 @@ void BM_QuantRows(benchmark::State& state) {
   state.SetLabel(std::string(DTypeName(t)) + " tokens " + std::to_string(n));
 }
 BENCHMARK(BM_QuantRows)
-    ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_1)},
+    ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_0),
+                    static_cast<int64_t>(DType::kQ4_1)},
                    {1, 4, 16}});
 
 }  // namespace
