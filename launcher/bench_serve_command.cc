@@ -197,7 +197,8 @@ int RunBenchServe(const BenchServeOpts& o) {
     std::printf("streams %d, requests %d (%d failed), %lld tokens in %.2f s\n", o.streams,
                 o.streams * o.rounds, failures, static_cast<long long>(tokens), wall);
     if (o.temperature > 0) {
-      std::printf("sampling        temperature %g, top-p %g, top-k %d\n", o.temperature, o.top_p, o.top_k);
+      std::printf("sampling        temperature %g, top-p %g, top-k %d\n", o.temperature, o.top_p,
+                  o.top_k);
     } else {
       std::printf("sampling        greedy\n");
     }
@@ -249,7 +250,8 @@ RunFn AddBenchServeCommand(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--timeout", o->timeout_s, "Deadline per request in seconds")
       ->capture_default_str();
-  app.add_option("--temperature", o->temperature, "Sampling temperature of every request (0: greedy)")
+  app.add_option("--temperature", o->temperature,
+                 "Sampling temperature of every request (0: greedy)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--top-p", o->top_p, "Nucleus sampling mass of every request")

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/dtype.h"
@@ -194,10 +195,12 @@ TEST(QuantMatMulTest, WideKernelsMatchBaseline) {
 // on what else is running).
 TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
   std::mt19937 rng(11);
-  // 7 blocks a row: three pairs and a padded one.
-  const int64_t rows = 23, cols = 224, np = PairsOf(cols / 32);
+  // 7 blocks a row (three pairs and a padded one), and 5 blocks (an odd
+  // number of pairs, for the one-token kernel's last pair).
+  for (const int64_t cols : {224, 160})
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
-    SCOPED_TRACE(DTypeName(t));
+    SCOPED_TRACE(std::string(DTypeName(t)) + ", " + std::to_string(cols) + " columns");
+    const int64_t rows = 23, np = PairsOf(cols / 32);
     const WeightMatrix w = Packed(RandomMatrix(t, rows, cols, rng));
     const int64_t n = 11;
     std::vector<float> x(n * cols);
