@@ -13,23 +13,27 @@ namespace gs {
 
 namespace {
 
-// Sum of floats [b, e) with independent accumulators so loads, not adds,
-// bound the loop.
+// Sum of floats [b, e), read as two sequential streams (the two halves of
+// the range, a line of each in turn) with independent accumulators, so loads,
+// not adds, bound the loop. Two streams per thread is how the one-token
+// products read their weights; a single stream reads a few per cent slower.
 float SumRange(const float* p, int64_t b, int64_t e) {
+  const int64_t half = (e - b) / 2 / 16 * 16;
+  const float* s0 = p + b;
+  const float* s1 = p + b + half;
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  int64_t i = b;
-  for (; i + 32 <= e; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+  for (int64_t i = 0; i < half; i += 16) {
+    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(s0 + i));
+    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(s0 + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(s1 + i));
+    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(s1 + i + 8));
   }
   const __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
   float out[8];
   _mm256_storeu_ps(out, s);
   float t = 0;
   for (float v : out) t += v;
-  for (; i < e; ++i) t += p[i];
+  for (int64_t i = b + 2 * half; i < e; ++i) t += p[i];
   return t;
 }
 
