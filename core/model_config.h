@@ -42,4 +42,9 @@ struct ModelConfig : ModelShape {
 // Qwen2ForCausalLM). `path` is used in error messages.
 StatusOr<ModelConfig> ParseHfConfig(const std::string& json_text, const std::string& path);
 
+// Llama-3-8B's shape: hidden 4096, 32 layers, 32 heads, 8 KV groups, FFN
+// 14336, vocabulary 128256, rope theta 500000 (the benchmarks' and the
+// traffic tests' reference shape; no weights).
+ModelConfig Llama3_8BShape();
+
 }  // namespace gs

@@ -57,10 +57,8 @@ def fetch_model():
 
 def kernel_rates(bench_bin, tokens):
     """Multiply-adds per second of one core, by dtype name, at `tokens` tokens."""
-    out = subprocess.run(
-        [bench_bin, "--benchmark_filter=BM_QuantRows/.*/%d$" % tokens, "--benchmark_format=json",
-         "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"],
-        check=True, capture_output=True, text=True).stdout
+    out = run([bench_bin, "--benchmark_filter=BM_QuantRows/.*/%d$" % tokens, "--benchmark_format=json",
+               "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"])
     rates = {}
     for b in json.loads(out)["benchmarks"]:
         if b.get("aggregate_name") == "mean":

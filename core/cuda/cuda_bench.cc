@@ -46,20 +46,6 @@ float ElapsedMs(cudaEvent_t a, cudaEvent_t b) {
 
 }  // namespace
 
-ModelConfig Llama3_8BShape() {
-  ModelConfig c;
-  c.hidden_size = 4096;
-  c.n_layers = 32;
-  c.n_heads = 32;
-  c.n_kv_heads = 8;
-  c.head_dim = 128;
-  c.intermediate_size = 14336;
-  c.vocab_size = 128256;
-  c.rope_theta = 500000.0f;
-  c.rms_norm_eps = 1e-5f;
-  return c;
-}
-
 std::vector<BenchRow> RunBench(const BenchOptions& opt) {
   const ModelConfig& c = opt.config;
   auto plan = ShardPlan::Make(c, 1);

@@ -10,10 +10,6 @@
 
 namespace gs::gpu_bench {
 
-// Llama-3-8B's shape: hidden 4096, 32 layers, 32 heads, 8 KV groups, FFN
-// 14336, vocabulary 128256, rope theta 500000.
-ModelConfig Llama3_8BShape();
-
 struct BenchOptions {
   ModelConfig config = Llama3_8BShape();
   std::vector<int> decode_batches = {1, 16};

@@ -41,7 +41,9 @@ void BM_Sample(benchmark::State& state) {
     if (history.size() > 4096) history.resize(64);
   }
 }
-BENCHMARK(BM_Sample)->ArgsProduct({{49152, 128256}, {0, 1, 2, 3, 4}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Sample)
+    ->ArgsProduct({{49152, 128256}, {0, 1, 2, 3, 4}})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace gs

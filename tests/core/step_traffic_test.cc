@@ -4,22 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "core/model_config.h"
 #include "core/step_protocol.h"
 
 namespace gs {
 namespace {
-
-ModelShape Llama3_8B() {
-  ModelShape s;
-  s.hidden_size = 4096;
-  s.intermediate_size = 14336;
-  s.n_layers = 32;
-  s.n_heads = 32;
-  s.n_kv_heads = 8;
-  s.head_dim = 128;
-  s.vocab_size = 128256;
-  return s;
-}
 
 TEST(StepTrafficTest, StepMessages) {
   // A decode step of batch 1 fits the first message; 16 sequences of 64
@@ -30,7 +19,7 @@ TEST(StepTrafficTest, StepMessages) {
 }
 
 TEST(StepTrafficTest, OneRankSendsNothing) {
-  auto plan = ShardPlan::Make(Llama3_8B(), 1);
+  auto plan = ShardPlan::Make(Llama3_8BShape(), 1);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(StepTraffic(*plan, 0, DecodeStep(1, 128)), (Traffic{0, 0}));
 }
@@ -40,7 +29,7 @@ TEST(StepTrafficTest, OneRankSendsNothing) {
 TEST(StepTrafficTest, Llama3_8BDecode) {
   const int64_t H = 4096, V = 128256;
   for (const int P : {2, 4, 8}) {
-    auto plan = ShardPlan::Make(Llama3_8B(), P);
+    auto plan = ShardPlan::Make(Llama3_8BShape(), P);
     ASSERT_TRUE(plan.ok());
     const StepSizes step = DecodeStep(1, 128);
     const Traffic r0 = StepTraffic(*plan, 0, step);
