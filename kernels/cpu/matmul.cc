@@ -98,19 +98,19 @@ inline void WidenBlock(const uint8_t* blk, __m256 out[4]) {
   }
 }
 
-// NT fp32 token rows against one quantized weight row (paired layout), block
+// NT fp32 token rows against one quantized weight row (packed layout), block
 // by block: the weights are widened once and used by every token;
 // activations stay fp32.
 template <DType D, int NT>
 void QuantDotRowF32(const uint8_t* w, const float* x, int64_t k, float* out) {
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  const int64_t bb = BlockBytes(D), nb = k / 32;
-  uint8_t blocks[2 * 34];
+  const int64_t nb = k / 32;
+  uint8_t block[34];
   __m256 wv[4];
   for (int64_t b = 0; b < nb; ++b) {
-    if (b % 2 == 0) cpu::UnpackPair(D, w + b * bb, blocks, blocks + bb);
-    WidenBlock<D>(blocks + (b % 2) * bb, wv);
+    cpu::UnpackBlock(D, w, k, b, block);
+    WidenBlock<D>(block, wv);
     for (int t = 0; t < NT; ++t) {
       const float* xt = x + t * k + b * 32;
       for (int j = 0; j < 4; ++j) acc[t] = _mm256_fmadd_ps(wv[j], _mm256_loadu_ps(xt + 8 * j), acc[t]);

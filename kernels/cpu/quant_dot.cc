@@ -18,64 +18,86 @@ int64_t PairedRowBytes(DType t, int64_t cols) {
 
 namespace {
 
-// Where the bytes of the two GGUF blocks (b0, b1) of a pair go in the pair
-// record: `len` bytes at offset `block_off` of block `block` ↔ `pair_off`.
+int32_t HSumInt(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Q8_0: where the bytes of the two GGUF blocks (b0, b1) of a pair go in the
+// pair record: `len` bytes at offset `block_off` of block `block` ↔
+// `pair_off`.
 struct Segment {
   int pair_off, block, block_off, len;
 };
+constexpr Segment kQ8_0Pair[] = {{0, 0, 0, 2},   {2, 1, 0, 2},    {4, 0, 2, 16},
+                                 {20, 1, 2, 16}, {36, 0, 18, 16}, {52, 1, 18, 16}};
 
-std::span<const Segment> PairLayout(DType t) {
-  static constexpr Segment kQ8_0[] = {{0, 0, 0, 2},   {2, 1, 0, 2},   {4, 0, 2, 16},
-                                      {20, 1, 2, 16}, {36, 0, 18, 16}, {52, 1, 18, 16}};
-  static constexpr Segment kQ4_0[] = {{0, 0, 0, 2}, {2, 1, 0, 2}, {4, 0, 2, 16}, {20, 1, 2, 16}};
-  static constexpr Segment kQ4_1[] = {{0, 0, 0, 2}, {2, 1, 0, 2},  {4, 0, 2, 2},
-                                      {6, 1, 2, 2}, {8, 0, 4, 16}, {24, 1, 4, 16}};
-  switch (t) {
-    case DType::kQ8_0: return kQ8_0;
-    case DType::kQ4_0: return kQ4_0;
-    case DType::kQ4_1: return kQ4_1;
-    default: CHECK(false) << "no paired layout for " << DTypeName(t);
-  }
-  return {};
-}
-
-void PackPair(DType t, const uint8_t* b0, const uint8_t* b1, uint8_t* p) {
-  for (const Segment& s : PairLayout(t)) {
-    std::memcpy(p + s.pair_off, (s.block == 0 ? b0 : b1) + s.block_off, s.len);
-  }
+// Q4: calls copy(group_off, block_off, len) for each field of block h (0 or
+// 1) of pair k of a group of n pairs: its d (and m for Q4_1), then its 16
+// bytes of nibbles, at group_off from the group's first byte.
+template <class Copy>
+void ForQ4Fields(DType t, int64_t n, int64_t k, int64_t h, Copy&& copy) {
+  const int64_t fields = t == DType::kQ4_1 ? 2 : 1;
+  for (int64_t f = 0; f < fields; ++f) copy(4 * n * f + 2 * (h * n + k), 2 * f, 2);
+  copy(4 * n * fields + 32 * k + 16 * h, 2 * fields, 16);
 }
 
 }  // namespace
 
-void UnpackPair(DType t, const uint8_t* p, uint8_t* b0, uint8_t* b1) {
-  for (const Segment& s : PairLayout(t)) {
-    std::memcpy((s.block == 0 ? b0 : b1) + s.block_off, p + s.pair_off, s.len);
-  }
-}
-
 void PackPairedRows(DType t, const uint8_t* gguf, int64_t rows, int64_t cols, uint8_t* out) {
   CHECK(cols % kQBlock == 0) << DTypeName(t) << " row of " << cols << " elements";
+  CHECK(t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1)
+      << "no packed layout for " << DTypeName(t);
   const int64_t nb = cols / kQBlock, bb = BlockBytes(t), np = PairsOf(nb);
   const uint8_t zero[64] = {};
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* src = gguf + r * nb * bb;
     uint8_t* dst = out + r * np * 2 * bb;
-    for (int64_t j = 0; j < np; ++j) {
-      const uint8_t* b1 = 2 * j + 1 < nb ? src + (2 * j + 1) * bb : zero;
-      PackPair(t, src + 2 * j * bb, b1, dst + j * 2 * bb);
+    auto block = [&](int64_t b) { return b < nb ? src + b * bb : zero; };
+    if (t == DType::kQ8_0) {
+      for (int64_t j = 0; j < np; ++j) {
+        for (const Segment& s : kQ8_0Pair) {
+          std::memcpy(dst + j * 2 * bb + s.pair_off, block(2 * j + s.block) + s.block_off, s.len);
+        }
+      }
+      continue;
+    }
+    for (int64_t g = 0; g < np; g += kGroupPairs) {
+      const int64_t n = std::min<int64_t>(kGroupPairs, np - g);
+      for (int64_t k = 0; k < n; ++k) {
+        for (int64_t h = 0; h < 2; ++h) {
+          uint8_t* group = dst + g * 2 * bb;
+          const uint8_t* from = block(2 * (g + k) + h);
+          ForQ4Fields(t, n, k, h, [&](int64_t go, int64_t bo, int64_t len) {
+            std::memcpy(group + go, from + bo, len);
+          });
+        }
+      }
     }
   }
 }
 
+void UnpackBlock(DType t, const uint8_t* row, int64_t cols, int64_t b, uint8_t* out) {
+  const int64_t bb = BlockBytes(t), np = PairsOf(cols / kQBlock), j = b / 2, h = b % 2;
+  if (t == DType::kQ8_0) {
+    for (const Segment& s : kQ8_0Pair) {
+      if (s.block == h) std::memcpy(out + s.block_off, row + j * 2 * bb + s.pair_off, s.len);
+    }
+    return;
+  }
+  const int64_t g = j / kGroupPairs * kGroupPairs;
+  const uint8_t* group = row + g * 2 * bb;
+  ForQ4Fields(t, std::min<int64_t>(kGroupPairs, np - g), j - g, h,
+              [&](int64_t go, int64_t bo, int64_t len) { std::memcpy(out + bo, group + go, len); });
+}
+
 void DequantizePairedRow(DType t, const uint8_t* row, int64_t cols, float* out) {
-  const int64_t nb = cols / kQBlock, bb = BlockBytes(t);
-  uint8_t blocks[2 * 34];
-  float tmp[2 * kQBlock];
-  for (int64_t j = 0; j < PairsOf(nb); ++j) {
-    UnpackPair(t, row + j * 2 * bb, blocks, blocks + bb);
-    const int64_t n = std::min<int64_t>(2 * kQBlock, cols - j * 2 * kQBlock);
-    DequantizeRow(t, blocks, tmp, 2 * kQBlock);
-    std::memcpy(out + j * 2 * kQBlock, tmp, sizeof(float) * n);
+  uint8_t block[34];
+  for (int64_t b = 0; b < cols / kQBlock; ++b) {
+    UnpackBlock(t, row, cols, b, block);
+    DequantizeRow(t, block, out + b * kQBlock, kQBlock);
   }
 }
 
@@ -100,7 +122,9 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t j = 0; j < PairsOf(nb); ++j) {
     Q8ActPair& o = out[j];
-    float s[2] = {0.0f, 0.0f};
+    std::memset(o.group_sums, 0, sizeof(o.group_sums));
+    int32_t* sums = out[j / kGroupPairs * kGroupPairs].group_sums;
+    const int64_t k_in_group = j % kGroupPairs;
     for (int half = 0; half < 2; ++half) {
       const int64_t b = 2 * j + half;
       if (b >= nb) {  // the zero block that pads an odd row
@@ -112,7 +136,7 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
       }
       const float* xb = x + b * kQBlock;
       __m256i qi[4];
-      __m256 sum = _mm256_setzero_ps();
+      __m256i sum = _mm256_setzero_si256();
       int16_t kg[8];
       for (int i = 0; i < 4; ++i) {
         const __m256 v = _mm256_loadu_ps(xb + 8 * i);
@@ -128,7 +152,7 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         r = _mm256_min_ps(q_max, _mm256_max_ps(q_min, r));
         qi[i] = _mm256_cvtps_epi32(r);
-        sum = _mm256_fmadd_ps(r, kf, sum);
+        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(qi[i], _mm256_cvtps_epi32(kf)));
         // Elements 0 and 4 of the vector start its two groups.
         kg[2 * i] = static_cast<int16_t>(_mm256_cvtss_f32(kf));
         kg[2 * i + 1] = static_cast<int16_t>(_mm_cvtss_f32(_mm256_extractf128_ps(kf, 1)));
@@ -146,14 +170,8 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
         o.k_lo[8 * half + 2 * g] = o.k_lo[8 * half + 2 * g + 1] = kg[g];
         o.k_hi[8 * half + 2 * g] = o.k_hi[8 * half + 2 * g + 1] = kg[4 + g];
       }
-      s[half] = HSum(sum);
+      sums[kGroupPairs * half + k_in_group] = HSumInt(sum);
     }
-    o.off_q4_1[0] = o.off_q4_1[1] = 0.0f;
-    o.off_q4_1[2] = s[0];
-    o.off_q4_1[3] = s[1];
-    o.off_q4_0[0] = -8.0f * s[0];
-    o.off_q4_0[1] = -8.0f * s[1];
-    o.off_q4_0[2] = o.off_q4_0[3] = 0.0f;
     o.scale = scale;
   }
 }

@@ -18,20 +18,25 @@ constexpr int kQBlock = 32;
 inline int64_t PairsOf(int64_t n_blocks) { return (n_blocks + 1) / 2; }
 
 // ---- Weights ----
-// A Q8_0/Q4_0/Q4_1 row keeps its GGUF blocks' bytes, regrouped per pair of
-// blocks (b0, b1) so that one 32-byte load covers elements 0..15 of both
-// blocks and another (or the high nibbles of the same one) elements 16..31:
+// A packed row keeps its GGUF blocks' bytes, regrouped so that one 32-byte
+// load covers elements 0..15 of two blocks (b0, b1) and another (or the high
+// nibbles of the same one) elements 16..31. Q8_0 is laid out per pair:
 //   Q8_0 (68 bytes): fp16 d0, d1 | b0[0..15] b1[0..15] | b0[16..31] b1[16..31]
-//   Q4_0 (36 bytes): fp16 d0, d1 | qs0[16] qs1[16]
-//   Q4_1 (40 bytes): fp16 d0, d1, m0, m1 | qs0[16] qs1[16]
-// (qs byte j holds element j in its low nibble and j + 16 in its high one, as
-// in GGUF). Same size as the GGUF row, plus one zero block for odd nb.
+// Q4_0/Q4_1 rows are laid out in groups of four pairs (the last group of a
+// row holds the n = 1..4 pairs left), headers first, so that the scales of
+// four pairs convert in one instruction:
+//   Q4_0 (36 n bytes): fp16 d[2n] | n × (qs0[16] qs1[16])
+//   Q4_1 (40 n bytes): fp16 d[2n] | fp16 m[2n] | n × (qs0[16] qs1[16])
+// with d (and m) ordered b0 of the group's pairs 0..n-1, then b1 of the same
+// pairs. (qs byte j holds element j in its low nibble and j + 16 in its high
+// one, as in GGUF.) Same size as the GGUF row, plus one zero block for odd nb.
+constexpr int kGroupPairs = 4;
 int64_t PairedRowBytes(DType t, int64_t cols);
-// `rows` GGUF-layout rows of `cols` elements → paired rows.
+// `rows` GGUF-layout rows of `cols` elements → packed rows.
 void PackPairedRows(DType t, const uint8_t* gguf, int64_t rows, int64_t cols, uint8_t* out);
-// One pair record → the two GGUF blocks it holds.
-void UnpackPair(DType t, const uint8_t* pair, uint8_t* b0, uint8_t* b1);
-// One paired row back to fp32 (exactly DequantizeRow of the GGUF row).
+// Block b (< cols / 32) of a packed row → its GGUF bytes.
+void UnpackBlock(DType t, const uint8_t* row, int64_t cols, int64_t b, uint8_t* out);
+// One packed row back to fp32 (exactly DequantizeRow of the GGUF row).
 void DequantizePairedRow(DType t, const uint8_t* row, int64_t cols, float* out);
 
 // ---- Activations ----
@@ -50,16 +55,16 @@ constexpr int kGroupSteps = 16383;
 // One pair of activation blocks, laid out like the weight pairs: lo holds
 // elements 0..15 of each block, hi elements 16..31. k_lo/k_hi: the multipliers
 // of their eight groups, each twice (the int16 pairs of the widening
-// instruction). off_q4_1 = {0, 0, s0, s1} and off_q4_0 = {-8 s0, -8 s1, 0, 0}
-// with s = sum of q[i] * k[g] over a block: they meet the Q4 headers
-// {d0, d1, m0, m1} for the offset terms (Q4_1's m, Q4_0's -8 d).
+// instruction). group_sums, in the first pair of each group of four pairs
+// (kGroupPairs) only: s = sum of q[i] * k[g] over each block of the group, in
+// the order of the Q4 headers (b0 of pairs 0..3, then b1; 0 past the row's
+// end). They meet Q4_1's m and Q4_0's -8 d.
 struct alignas(32) Q8ActPair {
   int8_t lo[kQBlock];
   int8_t hi[kQBlock];
   int16_t k_lo[16];
   int16_t k_hi[16];
-  float off_q4_1[4];
-  float off_q4_0[4];
+  int32_t group_sums[8];
   float scale;
 };
 

@@ -195,9 +195,11 @@ TEST(QuantMatMulTest, WideKernelsMatchBaseline) {
 // on what else is running).
 TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
   std::mt19937 rng(11);
-  // 7 blocks a row (three pairs and a padded one), and 5 blocks (an odd
-  // number of pairs, for the one-token kernel's last pair).
-  for (const int64_t cols : {224, 160})
+  // 7 blocks a row (three pairs and a padded one: one whole Q4 group), 5
+  // blocks (an odd number of pairs, for the one-token Q8_0 kernel's last
+  // pair; a Q4 group of three), 12 blocks (a group and one of two) and 18
+  // (two groups and one of one pair).
+  for (const int64_t cols : {224, 160, 384, 576})
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
     SCOPED_TRACE(std::string(DTypeName(t)) + ", " + std::to_string(cols) + " columns");
     const int64_t rows = 23, np = PairsOf(cols / 32);
@@ -264,13 +266,14 @@ TEST(QuantMatMulTest, Int8PathIsTheProductWithRoundedActivations) {
 // header documents (not through the library's own accessor).
 struct Rounded {
   int q;
+  int k;  // the group's multiplier
   float step;
 };
 Rounded At(const std::vector<kernels::cpu::Q8ActPair>& row, int64_t i) {
   const auto& p = row[i / 64];
   const int64_t half = (i % 64) / 32, elem = i % 32, v = 16 * half + elem % 16;
-  if (elem < 16) return {p.lo[v], p.k_lo[v / 4 * 2] * p.scale};
-  return {p.hi[v], p.k_hi[v / 4 * 2] * p.scale};
+  const int k = elem < 16 ? p.k_lo[v / 4 * 2] : p.k_hi[v / 4 * 2];
+  return {elem < 16 ? p.lo[v] : p.hi[v], k, k * p.scale};
 }
 
 TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
@@ -301,29 +304,31 @@ TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
     EXPECT_NEAR(r.q * r.step, x[i], r.step * 0.5f * 1.0001f + 1e-12f) << i;
     EXPECT_EQ(kernels::cpu::QuantizedActivation(q.data(), i), r.q * r.step) << i;
   }
-  // The padding block is zero and its sums too.
+  // The padding block is zero and its sums too. The sums of q * k per block
+  // sit in the group's first pair, b0 of its pairs first, then b1.
   for (int i = 96; i < 128; ++i) EXPECT_EQ(At(q, i).q, 0) << i;
   for (int pair = 0; pair < 2; ++pair) {
     for (int half = 0; half < 2; ++half) {
-      double sum = 0;
+      int64_t sum = 0;
       for (int e = 0; e < 32; ++e) {
         const Rounded r = At(q, pair * 64 + half * 32 + e);
-        sum += r.q * static_cast<double>(r.step / unit);
+        sum += static_cast<int64_t>(r.q) * r.k;
       }
-      EXPECT_NEAR(q[pair].off_q4_1[2 + half], sum, 1e-5 * (1 + std::fabs(sum))) << pair;
-      EXPECT_NEAR(q[pair].off_q4_0[half], -8 * sum, 8e-5 * (1 + std::fabs(sum))) << pair;
-      EXPECT_EQ(q[pair].off_q4_1[half], 0.0f);
-      EXPECT_EQ(q[pair].off_q4_0[2 + half], 0.0f);
+      EXPECT_EQ(q[0].group_sums[kernels::cpu::kGroupPairs * half + pair], sum) << pair;
     }
+  }
+  for (int i = 2; i < kernels::cpu::kGroupPairs; ++i) {
+    EXPECT_EQ(q[0].group_sums[i], 0) << i;  // pairs past the row's end
+    EXPECT_EQ(q[0].group_sums[kernels::cpu::kGroupPairs + i], 0) << i;
   }
 }
 
-// Packing keeps every weight: the paired rows dequantize to exactly the GGUF
-// rows, odd block counts included.
+// Packing keeps every weight: the packed rows dequantize to exactly the GGUF
+// rows, odd block counts and every length of a row's last Q4 group included.
 TEST(QuantMatMulTest, PackedRowsHoldTheSameWeights) {
   std::mt19937 rng(9);
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
-    for (int64_t cols : {32, 64, 96, 576}) {
+    for (int64_t cols : {32, 64, 96, 256, 320, 448, 576}) {
       const WeightMatrix w = RandomMatrix(t, 3, cols, rng);
       const WeightMatrix p = Packed(w);
       EXPECT_TRUE(p.paired);

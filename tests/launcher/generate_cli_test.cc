@@ -64,24 +64,53 @@ TEST(GenerateCliTest, PlainPromptContinuesWithParis) {
   for (const auto& lp : j["logprobs"]) EXPECT_LE(lp.get<double>(), 0.0);
 }
 
-// The default int8 activations against the exact product on the real model:
-// the same confident continuation, logprobs within 0.05.
+// The default int8 activations against the exact product on the real model,
+// over eight prompts and eight greedy tokens each (compared until the two
+// choose different tokens): the first token agrees, the log-probabilities
+// stay within 0.04 of the exact ones on average and within 0.25 each. One
+// token's error is mostly where the rounding of some activation lands, which
+// any change to the order of the integer sums moves: over these prompts it
+// ranged up to 0.13-0.15 with a mean of 0.022-0.023 for two such orders, so a
+// bound on one token of one prompt says little.
 TEST(GenerateCliTest, Int8ActivationsStayCloseToTheExactProduct) {
   REQUIRE_SMOL();
+  const char* prompts[] = {"The capital of France is",
+                           "Once upon a time",
+                           "The quick brown fox",
+                           "def fibonacci(n):",
+                           "Water boils at",
+                           "In 1492, Columbus",
+                           "The largest planet in the solar system is",
+                           "My favourite food is"};
+  double sum = 0, mx = 0;
+  int compared = 0;
+  for (const char* prompt : prompts) {
+    SCOPED_TRACE(prompt);
+    const std::string args =
+        std::string("--prompt '") + prompt + "' --temperature 0 --max-tokens 8 ";
+    auto exact = GenerateJson(args + "--activations fp32");
+    auto int8 = GenerateJson(args + "--activations int8");
+    ASSERT_EQ(exact["token_ids"].size(), 8u) << exact.dump();
+    ASSERT_EQ(int8["token_ids"].size(), 8u) << int8.dump();
+    EXPECT_EQ(int8["token_ids"][0], exact["token_ids"][0]);
+    for (size_t i = 0; i < 8; ++i) {
+      const double d =
+          std::fabs(int8["logprobs"][i].get<double>() - exact["logprobs"][i].get<double>());
+      EXPECT_LT(d, 0.25) << "token " << i;
+      sum += d;
+      mx = std::max(mx, d);
+      ++compared;
+      if (int8["token_ids"][i] != exact["token_ids"][i]) break;
+    }
+  }
+  EXPECT_LT(sum / compared, 0.04) << compared << " tokens";
+  EXPECT_GT(mx, 0.0) << "int8 gave exactly the fp32 logprobs: was it used?";
+  // int8 is the default.
   const std::string args = "--prompt 'The capital of France is' --temperature 0 --max-tokens 4 ";
-  auto exact = GenerateJson(args + "--activations fp32");
   auto int8 = GenerateJson(args + "--activations int8");
   auto dflt = GenerateJson(args);
   EXPECT_EQ(dflt["token_ids"], int8["token_ids"]);
   EXPECT_EQ(dflt["logprobs"], int8["logprobs"]);
-  ASSERT_EQ(int8["token_ids"], exact["token_ids"]);
-  double mx = 0;
-  for (size_t i = 0; i < exact["logprobs"].size(); ++i) {
-    const double d = std::fabs(int8["logprobs"][i].get<double>() - exact["logprobs"][i].get<double>());
-    EXPECT_LT(d, 0.05) << "token " << i;
-    mx = std::max(mx, d);
-  }
-  EXPECT_GT(mx, 0.0) << "int8 gave exactly the fp32 logprobs: was it used?";
 }
 
 TEST(GenerateCliTest, SameSeedSameTextDifferentSeedDifferentText) {
