@@ -2,7 +2,8 @@
 // the vector instructions they are made of, alone and mixed (the integer
 // multiplies, the float multiply-add, the int-to-float conversion and the
 // sign operation of Q8_0), against a plain vector add; and the kernels
-// themselves on weights resident in L2, in multiply-adds per second.
+// themselves on weights resident in L2, in multiply-adds per second (and
+// bytes of weights per second).
 //
 //   build/bin/quant_kernels_bench [--benchmark_filter=...]
 //
@@ -95,10 +96,9 @@ BENCHMARK(BM_MaddubsWithSign);
 BENCHMARK(BM_MaddubsWithCvt);
 BENCHMARK(BM_MaddubsWithAdd);
 
-// The kernel: 128 rows x 576 columns (L2-resident) against n tokens.
-void BM_QuantRows(benchmark::State& state) {
-  const auto t = static_cast<DType>(state.range(0));
-  const int64_t n = state.range(1), rows = 128, cols = 576, nb = cols / 32;
+// The kernel: `rows` x `cols` weights (L2-resident) against n tokens.
+void QuantRows(benchmark::State& state, DType t, int64_t n, int64_t rows, int64_t cols) {
+  const int64_t nb = cols / 32;
   std::mt19937 rng(1);
   std::vector<uint8_t> gguf(rows * RowBytes(t, cols));
   for (uint8_t& b : gguf) b = static_cast<uint8_t>(rng());
@@ -122,8 +122,26 @@ void BM_QuantRows(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * rows * cols * n);  // multiply-adds
-  state.SetLabel(std::string(DTypeName(t)) + " tokens " + std::to_string(n));
+  state.counters["weight_bytes_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * rows * rb,
+                         benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(DTypeName(t)) + " tokens " + std::to_string(n) + " columns " +
+                 std::to_string(cols));
 }
+
+// 128 rows of 576 columns (the 135M shapes' hidden size) against n tokens.
+void BM_QuantRows(benchmark::State& state) {
+  QuantRows(state, static_cast<DType>(state.range(0)), state.range(1), 128, 576);
+}
+// One token against 64 rows of 2048 columns (the 1B shape's rows; longer
+// rows pay a row's fixed costs less often).
+void BM_QuantRowsLong(benchmark::State& state) {
+  QuantRows(state, static_cast<DType>(state.range(0)), 1, 64, 2048);
+}
+BENCHMARK(BM_QuantRowsLong)
+    ->Arg(static_cast<int64_t>(DType::kQ8_0))
+    ->Arg(static_cast<int64_t>(DType::kQ4_0))
+    ->Arg(static_cast<int64_t>(DType::kQ4_1));
 BENCHMARK(BM_QuantRows)
     ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_0),
                     static_cast<int64_t>(DType::kQ4_1)},
