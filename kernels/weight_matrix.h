@@ -47,8 +47,9 @@ struct WeightMatrix {
   int64_t cols = 0;  // input features
   WeightData data;   // on huge pages: streamed once per step
   // Q8_0/Q4_0/Q4_1 rows are in GGUF block layout when loaded and in the CPU
-  // kernels' paired layout once kernels::PackForCpu has run (the only layout
-  // the CPU products take).
+  // kernels' packed layout (pairs of blocks; Q4 in groups of four pairs, see
+  // kernels/cpu/quant_dot.h) once kernels::PackForCpu has run (the only
+  // layout the CPU products take).
   bool paired = false;
 
   const float* f32() const { return reinterpret_cast<const float*>(data.data()); }
