@@ -80,7 +80,9 @@ void BM_Madd(benchmark::State& s) { Chains(s, MaddOp, MaddOp); }
 void BM_Sign(benchmark::State& s) { Chains(s, SignOp, SignOp); }
 void BM_Cvt(benchmark::State& s) { Chains(s, CvtOp, CvtOp); }
 void BM_Fma(benchmark::State& s) { Chains(s, FmaOp, FmaOp); }
-// Mixed: if two kinds share their ports, the mix runs no faster than either.
+// Mixed, as chains: four chains of each kind, so these are bound by the
+// chains' latency (3-4 cycles) and do not show which kinds share ports; the
+// BM_Issue* forms below do.
 void BM_MaddubsWithFma(benchmark::State& s) { Chains(s, MaddubsOp, FmaOp); }
 void BM_MaddubsWithSign(benchmark::State& s) { Chains(s, MaddubsOp, SignOp); }
 void BM_MaddubsWithCvt(benchmark::State& s) { Chains(s, MaddubsOp, CvtOp); }
@@ -95,6 +97,50 @@ BENCHMARK(BM_MaddubsWithFma);
 BENCHMARK(BM_MaddubsWithSign);
 BENCHMARK(BM_MaddubsWithCvt);
 BENCHMARK(BM_MaddubsWithAdd);
+
+// Throughput form: every instruction reads ymm0 and ymm1 and writes a
+// register of its own, so none waits for another. A round is four of one
+// kind (a) and four of another (b); items count instructions. Two kinds that
+// share their ports run no faster together than one of them alone; kinds on
+// different ports add up. vfmadd231ps reads its destination, so each one
+// first gets a fresh copy of ymm0 (a register move, which the renamer
+// absorbs on current cores).
+#define GS_ISSUE_4(op, r0, r1, r2, r3)                                            \
+  op " %%ymm0, %%ymm1, %%ymm" #r0 "\n\t" op " %%ymm0, %%ymm1, %%ymm" #r1 "\n\t" op \
+     " %%ymm0, %%ymm1, %%ymm" #r2 "\n\t" op " %%ymm0, %%ymm1, %%ymm" #r3 "\n\t"
+#define GS_FMA_4(r0, r1, r2, r3)                                                      \
+  "vmovaps %%ymm0, %%ymm" #r0 "\n\tvfmadd231ps %%ymm0, %%ymm1, %%ymm" #r0 "\n\t"       \
+  "vmovaps %%ymm0, %%ymm" #r1 "\n\tvfmadd231ps %%ymm0, %%ymm1, %%ymm" #r1 "\n\t"       \
+  "vmovaps %%ymm0, %%ymm" #r2 "\n\tvfmadd231ps %%ymm0, %%ymm1, %%ymm" #r2 "\n\t"       \
+  "vmovaps %%ymm0, %%ymm" #r3 "\n\tvfmadd231ps %%ymm0, %%ymm1, %%ymm" #r3 "\n\t"
+#define GS_ISSUE_BENCH(name, a4, b4)                                                    \
+  void name(benchmark::State& state) {                                                \
+    asm volatile("vpxor %%ymm0, %%ymm0, %%ymm0\n\tvpxor %%ymm1, %%ymm1, %%ymm1" ::     \
+                     : "xmm0", "xmm1");                                                 \
+    for (auto _ : state) {                                                            \
+      for (int r = 0; r < kRounds; ++r) {                                             \
+        asm volatile(a4 b4::                                                          \
+                         : "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9"); \
+      }                                                                               \
+    }                                                                                 \
+    state.SetItemsProcessed(state.iterations() * kRounds * 8);                        \
+  }                                                                                   \
+  BENCHMARK(name)
+
+GS_ISSUE_BENCH(BM_IssueAdd, GS_ISSUE_4("vpaddd", 2, 3, 4, 5), GS_ISSUE_4("vpaddd", 6, 7, 8, 9));
+GS_ISSUE_BENCH(BM_IssueMaddubs, GS_ISSUE_4("vpmaddubsw", 2, 3, 4, 5),
+               GS_ISSUE_4("vpmaddubsw", 6, 7, 8, 9));
+GS_ISSUE_BENCH(BM_IssueMaddubsMadd, GS_ISSUE_4("vpmaddubsw", 2, 3, 4, 5),
+               GS_ISSUE_4("vpmaddwd", 6, 7, 8, 9));
+GS_ISSUE_BENCH(BM_IssueMaddubsFma, GS_ISSUE_4("vpmaddubsw", 2, 3, 4, 5), GS_FMA_4(6, 7, 8, 9));
+GS_ISSUE_BENCH(BM_IssueMaddubsCvt, GS_ISSUE_4("vpmaddubsw", 2, 3, 4, 5),
+               "vcvtdq2ps %%ymm0, %%ymm6\n\tvcvtdq2ps %%ymm0, %%ymm7\n\t"
+               "vcvtdq2ps %%ymm0, %%ymm8\n\tvcvtdq2ps %%ymm0, %%ymm9\n\t");
+GS_ISSUE_BENCH(BM_IssueMaddubsAdd, GS_ISSUE_4("vpmaddubsw", 2, 3, 4, 5),
+               GS_ISSUE_4("vpaddd", 6, 7, 8, 9));
+GS_ISSUE_BENCH(BM_IssueFmaCvt, GS_FMA_4(2, 3, 4, 5),
+               "vcvtdq2ps %%ymm0, %%ymm6\n\tvcvtdq2ps %%ymm0, %%ymm7\n\t"
+               "vcvtdq2ps %%ymm0, %%ymm8\n\tvcvtdq2ps %%ymm0, %%ymm9\n\t");
 
 // The kernel: `rows` x `cols` weights (L2-resident) against n tokens.
 void QuantRows(benchmark::State& state, DType t, int64_t n, int64_t rows, int64_t cols) {
