@@ -64,9 +64,7 @@ double SumExp(const float* x, int64_t n, float shift, float scale, float* out) {
     s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
     s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
   }
-  alignas(32) double lanes[4];
-  _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));
-  double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  double sum = cpu::HSum(_mm256_add_pd(s0, s1));
   for (; i < n; ++i) {
     const float a = (x[i] - shift) * scale;
     const float e = a >= kLowest ? std::exp(a) : 0.0f;

@@ -18,13 +18,6 @@ int64_t PairedRowBytes(DType t, int64_t cols) {
 
 namespace {
 
-int32_t HSumInt(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
-}
-
 // Q8_0: where the bytes of the two GGUF blocks (b0, b1) of a pair go in the
 // pair record: `len` bytes at offset `block_off` of block `block` ↔
 // `pair_off`.
@@ -170,7 +163,7 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
         o.k_lo[8 * half + 2 * g] = o.k_lo[8 * half + 2 * g + 1] = kg[g];
         o.k_hi[8 * half + 2 * g] = o.k_hi[8 * half + 2 * g + 1] = kg[4 + g];
       }
-      sums[kGroupPairs * half + k_in_group] = HSumInt(sum);
+      sums[kGroupPairs * half + k_in_group] = HSum(sum);
     }
     o.scale = scale;
   }

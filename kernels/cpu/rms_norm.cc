@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "kernels/cpu/vec_math.h"
+
 namespace gs::kernels {
 
 namespace {
@@ -21,10 +23,8 @@ double SumOfSquares(const float* x, int64_t n) {
       acc[k] = _mm256_fmadd_pd(v, v, acc[k]);
     }
   }
-  const __m256d s = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
-  __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-  h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
-  double ss = _mm_cvtsd_f64(h);
+  double ss =
+      cpu::HSum(_mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3])));
   for (; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
   return ss;
 }
