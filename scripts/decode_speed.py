@@ -148,8 +148,11 @@ def profile(a):
         "smollm2.b16": (smol, 8, 64, 16),
         "135m.q8_0": (os.path.join(bench_dir, "smollm2-135m.q8_0.gguf"), 32, 64, 1),
         "135m.q4_0": (os.path.join(bench_dir, "smollm2-135m.q4_0.gguf"), 32, 64, 1),
+        "135m.bf16": (os.path.join(bench_dir, "smollm2-135m.bf16.gguf"), 32, 64, 1),
+        "135m.f16": (os.path.join(bench_dir, "smollm2-135m.f16.gguf"), 32, 64, 1),
         "1b.q8_0": (os.path.join(bench_dir, "llama-1b.q8_0.gguf"), 32, 32, 1),
         "1b.q4_0": (os.path.join(bench_dir, "llama-1b.q4_0.gguf"), 32, 32, 1),
+        "1b.bf16": (os.path.join(bench_dir, "llama-1b.bf16.gguf"), 32, 16, 1),
         "8b.q4_0": (os.path.join(bench_dir, "llama3-8b.q4_0.gguf"), 16, 16, 1),
     }
     keys = [k for k in models if not a.only or k in a.only.split(",")]

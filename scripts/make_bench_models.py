@@ -3,8 +3,9 @@
 with gguf-py into ~/.cache/groupshard/bench/ (never committed: the 8B one is
 4.3 GiB in Q4_0). Only speed and memory are measured on them, so the quantized
 blocks are drawn directly (random int quants, fixed-size scales) instead of
-quantizing random floats, and each tensor is written as soon as it is drawn,
-so that making the 8B shape needs one tensor's memory, not the model's.
+quantizing random floats; F16/BF16 weights are random normals. Each tensor is
+written as soon as it is drawn, so that making the 8B shape needs one
+tensor's memory, not the model's.
 
   python3 scripts/make_bench_models.py            # the default models
   python3 scripts/make_bench_models.py --only llama3-8b.q4_0
@@ -29,16 +30,33 @@ SHAPES = {
 # Made by default (scripts/bench-table's rows); the others with --only.
 MODELS = [("llama-1b", "q8_0"), ("smollm2-135m", "q8_0"), ("smollm2-135m", "q4_1")]
 EXTRA = [("llama-1b", "q4_0"), ("smollm2-135m", "q4_0"), ("llama3-8b", "q4_0"),
-         ("llama3-8b", "q8_0")]
+         ("llama3-8b", "q8_0"), ("smollm2-135m", "bf16"), ("smollm2-135m", "f16"),
+         ("llama-1b", "bf16"), ("llama-1b", "f16")]
 QTYPES = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_1": gguf.GGMLQuantizationType.Q4_1,
-          "q4_0": gguf.GGMLQuantizationType.Q4_0}
+          "q4_0": gguf.GGMLQuantizationType.Q4_0, "bf16": gguf.GGMLQuantizationType.BF16,
+          "f16": gguf.GGMLQuantizationType.F16}
 FILE_TYPES = {"q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_1": gguf.LlamaFileType.MOSTLY_Q4_1,
-              "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}
+              "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
+              "f16": gguf.LlamaFileType.MOSTLY_F16}
+# Bytes per 32 weights.
+BLOCK_BYTES = {"q8_0": 34, "q4_0": 18, "q4_1": 20, "bf16": 64, "f16": 64}
 
 
 def random_blocks(rng, rows, cols, qname, std=0.02):
     """rows x cols in GGUF block layout as uint8 [rows, row_bytes]; weights of
     roughly standard deviation `std`."""
+    if qname in ("bf16", "f16"):
+        # Drawn a row band at a time (the 8B shape's embedding is 1 G values).
+        out = np.empty((rows, cols * 2), dtype=np.uint8)
+        band = max(1, (1 << 22) // cols)
+        for r in range(0, rows, band):
+            x = (rng.standard_normal((min(band, rows - r), cols), dtype=np.float32) * std)
+            if qname == "f16":
+                h = x.astype(np.float16).view(np.uint16)
+            else:  # the high half of the fp32 bits (truncation is fine for noise)
+                h = (x.view(np.uint32) >> 16).astype(np.uint16)
+            out[r:r + len(h)] = h.view(np.uint8)
+        return out
     nb = rows * cols // 32
     def quants(n, dtype):
         return np.frombuffer(rng.bytes(nb * n), dtype=dtype).reshape(nb, n)
@@ -89,7 +107,7 @@ def write_model(shape_name, qname, out_dir):
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
 
-    # (name, rows, cols) of a quantized matrix, or (name, None, n) of an fp32
+    # (name, rows, cols) of a matrix in `qname`, or (name, None, n) of an fp32
     # vector, in file order.
     specs = [("token_embd.weight", V, H)]
     for il in range(L):
@@ -102,7 +120,7 @@ def write_model(shape_name, qname, out_dir):
     specs.append(("output_norm.weight", None, H))
     if not s["tied"]:
         specs.append(("output.weight", V, H))
-    block_bytes = {"q8_0": 34, "q4_0": 18, "q4_1": 20}[qname]
+    block_bytes = BLOCK_BYTES[qname]
     for name, rows, cols in specs:
         if rows is None:
             w.add_tensor_info(name, (cols,), np.dtype(np.float32), cols * 4)

@@ -40,18 +40,46 @@ inline float Load1(const uint8_t* row, int64_t i) {
   }
 }
 
-// NT token rows (stride k) against one weight row: the row is read once.
+// NT token rows (stride k, NT <= kMaxFloatTokens) against one weight row,
+// the row read once. Vectors of eight go to four accumulators in turn (four
+// multiply-add chains in flight: with one, a row ran at one vector per
+// multiply-add latency, below memory speed); the four are added pairwise,
+// then the scalar tail. Every token sums in this order whatever NT is, so a
+// token's result does not depend on its batch.
+constexpr int kMaxFloatTokens = 3;  // 4 x NT accumulators stay in registers
+
 template <DType D, int NT>
 void DotRow(const uint8_t* w, const float* x, int64_t k, float* out) {
-  __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  static_assert(NT >= 1 && NT <= kMaxFloatTokens);
+  // The weights stream from memory once; asking for the line kAhead bytes
+  // on keeps the loads from waiting (as in the quantized kernels).
+  constexpr int64_t kAhead = 1024;
+  constexpr int64_t kElemBytes = D == DType::kF32 ? 4 : 2;
+  __m256 acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    for (int j = 0; j < 4; ++j) acc[t][j] = _mm256_setzero_ps();
+  }
   int64_t i = 0;
-  for (; i + 8 <= k; i += 8) {
+  for (; i + 32 <= k; i += 32) {
+    for (int64_t off = 0; off < 32 * kElemBytes; off += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + i * kElemBytes + kAhead + off), _MM_HINT_T0);
+    }
+    for (int j = 0; j < 4; ++j) {
+      const __m256 wv = Load8<D>(w, i + 8 * j);
+      for (int t = 0; t < NT; ++t) {
+        acc[t][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i + 8 * j), acc[t][j]);
+      }
+    }
+  }
+  for (int j = 0; j < 3 && i + 8 <= k; ++j, i += 8) {
     const __m256 wv = Load8<D>(w, i);
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i), acc[t]);
+    for (int t = 0; t < NT; ++t) {
+      acc[t][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i), acc[t][j]);
+    }
   }
   for (int t = 0; t < NT; ++t) {
-    float s = HSum(acc[t]);
+    float s = HSum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]),
+                                 _mm256_add_ps(acc[t][2], acc[t][3])));
     for (int64_t j = i; j < k; ++j) s += Load1<D>(w, j) * x[t * k + j];
     out[t] = s;
   }
@@ -136,21 +164,22 @@ void Fp32Rows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_
                int64_t r1) {
   const int64_t k = w.cols, N = w.rows;
   const int64_t rb = IsQuantized(D) ? cpu::PairedRowBytes(D, k) : RowBytes(D, k);
-  // A tile of weight rows stays in cache while every token passes over it.
+  // A tile of weight rows stays in cache while every token passes over it,
+  // kMaxFloatTokens tokens at a time.
   constexpr int64_t kRowTile = 16;
+  constexpr int kTokens = kMaxFloatTokens;
   for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
     const int64_t o1 = std::min(r1, o0 + kRowTile);
-    for (int64_t t = 0; t < n; t += 4) {
-      const int nt = static_cast<int>(std::min<int64_t>(4, n - t));
+    for (int64_t t = 0; t < n; t += kTokens) {
+      const int nt = static_cast<int>(std::min<int64_t>(kTokens, n - t));
       for (int64_t o = o0; o < o1; ++o) {
-        float out[4];
+        float out[kTokens];
         const uint8_t* row = w.data.data() + o * rb;
         const float* xt = x + t * k;
         switch (nt) {
           case 1: RowDot<D, 1>(row, xt, k, out); break;
           case 2: RowDot<D, 2>(row, xt, k, out); break;
-          case 3: RowDot<D, 3>(row, xt, k, out); break;
-          default: RowDot<D, 4>(row, xt, k, out); break;
+          default: RowDot<D, 3>(row, xt, k, out); break;
         }
         for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
       }

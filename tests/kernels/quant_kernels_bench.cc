@@ -18,7 +18,10 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bandwidth_probe.h"
 #include "kernels/dtype.h"
+#include "kernels/matmul.h"
+#include "kernels/weight_matrix.h"
 #include "kernels/cpu/quant_dot.h"
 
 namespace gs {
@@ -192,6 +195,65 @@ BENCHMARK(BM_QuantRows)
     ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_0),
                     static_cast<int64_t>(DType::kQ4_1)},
                    {1, 4, 16}});
+
+// Decode's case: one token against weights that stream from memory, on this
+// thread alone. 96 matrices of 1536 x 576 (an MLP input of the 135M shapes),
+// 85-340 MB by dtype, far beyond the caches; each iteration multiplies the
+// next one. weight_bytes_per_s is to be held against BM_ReadMemory's
+// bytes_per_second in the same run: one core's share of the roofline.
+constexpr int64_t kStreamMats = 96, kStreamRows = 1536, kStreamCols = 576;
+
+void BM_MatMulFromMemory(benchmark::State& state) {
+  const auto t = static_cast<DType>(state.range(0));
+  std::mt19937 rng(3);
+  std::vector<WeightMatrix> mats(kStreamMats);
+  for (WeightMatrix& w : mats) {
+    w.dtype = t;
+    w.rows = kStreamRows;
+    w.cols = kStreamCols;
+    std::vector<uint8_t> gguf(kStreamRows * RowBytes(t, kStreamCols));
+    for (uint8_t& b : gguf) b = static_cast<uint8_t>(rng());
+    const size_t step = BlockElems(t) > 1 ? BlockBytes(t) : 2;
+    for (size_t i = 0; i < gguf.size(); i += step) {
+      const uint16_t half = 0x2000;  // small positive fp16 scales; bf16/f16 weights
+      std::memcpy(&gguf[i], &half, 2);
+    }
+    kernels::PackForCpu(&w, gguf);
+  }
+  std::vector<float> x(kStreamCols), y(kStreamRows);
+  for (float& v : x) v = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;
+  int64_t m = 0, bytes = 0;
+  for (auto _ : state) {
+    kernels::MatMul(x.data(), 1, mats[m], y.data());
+    benchmark::ClobberMemory();
+    bytes += static_cast<int64_t>(mats[m].data.size());
+    m = (m + 1) % kStreamMats;
+  }
+  state.counters["weight_bytes_per_s"] =
+      benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kIsRate);
+  state.SetLabel(DTypeName(t));
+}
+BENCHMARK(BM_MatMulFromMemory)
+    ->Arg(static_cast<int64_t>(DType::kBF16))
+    ->Arg(static_cast<int64_t>(DType::kF16))
+    ->Arg(static_cast<int64_t>(DType::kF32))
+    ->Arg(static_cast<int64_t>(DType::kQ8_0))
+    ->Arg(static_cast<int64_t>(DType::kQ4_0))
+    ->Arg(static_cast<int64_t>(DType::kQ4_1));
+
+// What one thread reads from memory (the probe `bench` holds decode against,
+// on this thread alone).
+void BM_ReadMemory(benchmark::State& state) {
+  BandwidthProbe probe(256 << 20, nullptr);
+  double seconds = 0;
+  for (auto _ : state) {
+    const double s = probe.Pass();
+    seconds += s;
+    state.SetIterationTime(s);
+  }
+  state.SetBytesProcessed(state.iterations() * probe.bytes());
+}
+BENCHMARK(BM_ReadMemory)->UseManualTime();
 
 }  // namespace
 }  // namespace gs

@@ -152,8 +152,39 @@ TEST(QuantMatMulTest, AgreesWithDequantizedFp32) {
 }
 
 TEST(QuantMatMulTest, FloatPathsTakeOddWidths) {
+  // 45, 61 and 93 columns: one, three and two vectors of eight after the
+  // last whole group of 32, then a scalar tail; 40: none of 32 at all.
   for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
-    CheckAgainstReference(t, {19, 45, 6, 2}, 99);
+    for (const int64_t cols : {45, 61, 93, 40}) CheckAgainstReference(t, {19, cols, 7, 2}, 99);
+  }
+}
+
+// The fp32-activation products (float weights, and quantized weights with
+// fp32 activations) give a token the same bits alone or in any batch, over
+// any split of the rows between threads.
+TEST(QuantMatMulTest, Fp32ActivationsBatchingDoesNotChangeResults) {
+  std::mt19937 rng(5);
+  for (DType t :
+       {DType::kF32, DType::kBF16, DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+    for (const int64_t cols : {64, 96, 576, 61}) {
+      if (BlockElems(t) > 1 && cols % 32 != 0) continue;
+      SCOPED_TRACE(std::string(DTypeName(t)) + ", " + std::to_string(cols) + " columns");
+      const int64_t rows = 37, n = 8;
+      const WeightMatrix w = Packed(RandomMatrix(t, rows, cols, rng));
+      std::vector<float> x(n * cols);
+      std::normal_distribution<float> gauss(0.0f, 1.0f);
+      for (float& v : x) v = gauss(rng);
+      ThreadPool three(3);
+      std::vector<float> all(n * rows);
+      kernels::MatMul(x.data(), n, w, all.data(), &three, kernels::Activations::kFp32);
+      for (int64_t tk = 0; tk < n; ++tk) {
+        std::vector<float> one(rows);
+        kernels::MatMul(&x[tk * cols], 1, w, one.data(), nullptr, kernels::Activations::kFp32);
+        for (int64_t o = 0; o < rows; ++o) {
+          ASSERT_EQ(one[o], all[tk * rows + o]) << "token " << tk << " row " << o;
+        }
+      }
+    }
   }
 }
 
