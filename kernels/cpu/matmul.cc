@@ -40,48 +40,61 @@ inline float Load1(const uint8_t* row, int64_t i) {
   }
 }
 
-// NT token rows (stride k, NT <= kMaxFloatTokens) against one weight row,
-// the row read once. Vectors of eight go to four accumulators in turn (four
-// multiply-add chains in flight: with one, a row ran at one vector per
-// multiply-add latency, below memory speed); the four are added pairwise,
-// then the scalar tail. Every token sums in this order whatever NT is, so a
-// token's result does not depend on its batch.
+// NT token rows (stride k, NT <= kMaxFloatTokens) against NR weight rows
+// (w[0..NR)), each row read once. Vectors of eight go to four accumulators
+// in turn (four multiply-add chains a row in flight: with one, a row ran at
+// one vector per multiply-add latency, below memory speed); the four are
+// added pairwise, then the scalar tail. Every (row, token) sums in this
+// order whatever NR and NT are, so a token's result does not depend on its
+// batch or on how the rows are split.
 constexpr int kMaxFloatTokens = 3;  // 4 x NT accumulators stay in registers
 
-template <DType D, int NT>
-void DotRow(const uint8_t* w, const float* x, int64_t k, float* out) {
-  static_assert(NT >= 1 && NT <= kMaxFloatTokens);
+template <DType D, int NR, int NT>
+void DotRows(const uint8_t* const* w, const float* x, int64_t k, float* const* out) {
+  static_assert(NT >= 1 && NT <= kMaxFloatTokens && NR * NT <= kMaxFloatTokens);
   // The weights stream from memory once; asking for the line kAhead bytes
   // on keeps the loads from waiting (as in the quantized kernels).
   constexpr int64_t kAhead = 1024;
   constexpr int64_t kElemBytes = D == DType::kF32 ? 4 : 2;
-  __m256 acc[NT][4];
-  for (int t = 0; t < NT; ++t) {
-    for (int j = 0; j < 4; ++j) acc[t][j] = _mm256_setzero_ps();
+  __m256 acc[NR][NT][4];
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) {
+      for (int j = 0; j < 4; ++j) acc[r][t][j] = _mm256_setzero_ps();
+    }
   }
   int64_t i = 0;
   for (; i + 32 <= k; i += 32) {
-    for (int64_t off = 0; off < 32 * kElemBytes; off += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(w + i * kElemBytes + kAhead + off), _MM_HINT_T0);
+    for (int r = 0; r < NR; ++r) {
+      for (int64_t off = 0; off < 32 * kElemBytes; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(w[r] + i * kElemBytes + kAhead + off),
+                     _MM_HINT_T0);
+      }
     }
     for (int j = 0; j < 4; ++j) {
-      const __m256 wv = Load8<D>(w, i + 8 * j);
-      for (int t = 0; t < NT; ++t) {
-        acc[t][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i + 8 * j), acc[t][j]);
+      for (int r = 0; r < NR; ++r) {
+        const __m256 wv = Load8<D>(w[r], i + 8 * j);
+        for (int t = 0; t < NT; ++t) {
+          acc[r][t][j] =
+              _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i + 8 * j), acc[r][t][j]);
+        }
       }
     }
   }
   for (int j = 0; j < 3 && i + 8 <= k; ++j, i += 8) {
-    const __m256 wv = Load8<D>(w, i);
-    for (int t = 0; t < NT; ++t) {
-      acc[t][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i), acc[t][j]);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wv = Load8<D>(w[r], i);
+      for (int t = 0; t < NT; ++t) {
+        acc[r][t][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * k + i), acc[r][t][j]);
+      }
     }
   }
-  for (int t = 0; t < NT; ++t) {
-    float s = HSum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]),
-                                 _mm256_add_ps(acc[t][2], acc[t][3])));
-    for (int64_t j = i; j < k; ++j) s += Load1<D>(w, j) * x[t * k + j];
-    out[t] = s;
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) {
+      float s = HSum(_mm256_add_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]),
+                                   _mm256_add_ps(acc[r][t][2], acc[r][t][3])));
+      for (int64_t j = i; j < k; ++j) s += Load1<D>(w[r], j) * x[t * k + j];
+      out[r][t] = s;
+    }
   }
 }
 
@@ -154,7 +167,8 @@ void RowDot(const uint8_t* w, const float* x, int64_t k, float* out) {
   if constexpr (IsQuantized(D)) {
     QuantDotRowF32<D, NT>(w, x, k, out);
   } else {
-    DotRow<D, NT>(w, x, k, out);
+    float* outs[1] = {out};
+    DotRows<D, 1, NT>(&w, x, k, outs);
   }
 }
 
@@ -164,6 +178,26 @@ void Fp32Rows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_
                int64_t r1) {
   const int64_t k = w.cols, N = w.rows;
   const int64_t rb = IsQuantized(D) ? cpu::PairedRowBytes(D, k) : RowBytes(D, k);
+  if constexpr (!IsQuantized(D)) {
+    if (n == 1) {
+      // Decode: row o of the first half with row o + half, two sequential
+      // streams, as the quantized kernels read them (one row at a time read
+      // 10-35% slower from memory, and neighbouring rows slower still).
+      const int64_t half = (r1 - r0) / 2;
+      const uint8_t* base = w.data.data();
+      for (int64_t o = r0; o < r0 + half; ++o) {
+        const uint8_t* rows[2] = {base + o * rb, base + (o + half) * rb};
+        float* outs[2] = {y + o, y + o + half};
+        DotRows<D, 2, 1>(rows, x, k, outs);
+      }
+      if (r0 + 2 * half < r1) {
+        const uint8_t* row = base + (r1 - 1) * rb;
+        float* outs[1] = {y + r1 - 1};
+        DotRows<D, 1, 1>(&row, x, k, outs);
+      }
+      return;
+    }
+  }
   // A tile of weight rows stays in cache while every token passes over it,
   // kMaxFloatTokens tokens at a time.
   constexpr int64_t kRowTile = 16;

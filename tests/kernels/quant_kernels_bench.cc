@@ -21,6 +21,7 @@
 #include "kernels/bandwidth_probe.h"
 #include "kernels/dtype.h"
 #include "kernels/matmul.h"
+#include "kernels/weight_arena.h"
 #include "kernels/weight_matrix.h"
 #include "kernels/cpu/quant_dot.h"
 
@@ -198,14 +199,16 @@ BENCHMARK(BM_QuantRows)
 
 // Decode's case: one token against weights that stream from memory, on this
 // thread alone. 96 matrices of 1536 x 576 (an MLP input of the 135M shapes),
-// 85-340 MB by dtype, far beyond the caches; each iteration multiplies the
-// next one. weight_bytes_per_s is to be held against BM_ReadMemory's
-// bytes_per_second in the same run: one core's share of the roofline.
+// 85-340 MB by dtype, far beyond the caches, back to back in a WeightArena as
+// the loader places them; each iteration multiplies the next one.
+// weight_bytes_per_s is to be held against BM_ReadMemory's bytes_per_second
+// in the same run: one core's share of the roofline.
 constexpr int64_t kStreamMats = 96, kStreamRows = 1536, kStreamCols = 576;
 
 void BM_MatMulFromMemory(benchmark::State& state) {
   const auto t = static_cast<DType>(state.range(0));
   std::mt19937 rng(3);
+  WeightArena arena;
   std::vector<WeightMatrix> mats(kStreamMats);
   for (WeightMatrix& w : mats) {
     w.dtype = t;
@@ -218,7 +221,7 @@ void BM_MatMulFromMemory(benchmark::State& state) {
       const uint16_t half = 0x2000;  // small positive fp16 scales; bf16/f16 weights
       std::memcpy(&gguf[i], &half, 2);
     }
-    kernels::PackForCpu(&w, gguf);
+    kernels::PackForCpu(&w, gguf, &arena);
   }
   std::vector<float> x(kStreamCols), y(kStreamRows);
   for (float& v : x) v = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;

@@ -154,8 +154,13 @@ TEST(QuantMatMulTest, AgreesWithDequantizedFp32) {
 TEST(QuantMatMulTest, FloatPathsTakeOddWidths) {
   // 45, 61 and 93 columns: one, three and two vectors of eight after the
   // last whole group of 32, then a scalar tail; 40: none of 32 at all.
+  // One token (two rows at a time, an odd row count) and seven.
   for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
-    for (const int64_t cols : {45, 61, 93, 40}) CheckAgainstReference(t, {19, cols, 7, 2}, 99);
+    for (const int64_t cols : {45, 61, 93, 40}) {
+      CheckAgainstReference(t, {19, cols, 7, 2}, 99);
+      CheckAgainstReference(t, {19, cols, 1, 2}, 98);
+      CheckAgainstReference(t, {19, cols, 1, 1}, 97);
+    }
   }
 }
 
@@ -177,11 +182,15 @@ TEST(QuantMatMulTest, Fp32ActivationsBatchingDoesNotChangeResults) {
       ThreadPool three(3);
       std::vector<float> all(n * rows);
       kernels::MatMul(x.data(), n, w, all.data(), &three, kernels::Activations::kFp32);
+      ThreadPool two(2);
       for (int64_t tk = 0; tk < n; ++tk) {
-        std::vector<float> one(rows);
-        kernels::MatMul(&x[tk * cols], 1, w, one.data(), nullptr, kernels::Activations::kFp32);
-        for (int64_t o = 0; o < rows; ++o) {
-          ASSERT_EQ(one[o], all[tk * rows + o]) << "token " << tk << " row " << o;
+        // Alone on one thread, and alone on two (other row ranges).
+        for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &two}) {
+          std::vector<float> one(rows);
+          kernels::MatMul(&x[tk * cols], 1, w, one.data(), pool, kernels::Activations::kFp32);
+          for (int64_t o = 0; o < rows; ++o) {
+            ASSERT_EQ(one[o], all[tk * rows + o]) << "token " << tk << " row " << o;
+          }
         }
       }
     }
