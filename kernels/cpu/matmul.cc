@@ -199,9 +199,9 @@ void Fp32Rows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_
     }
   }
   // A tile of weight rows stays in cache while every token passes over it,
-  // kMaxFloatTokens tokens at a time.
+  // four tokens at a time (float weights: kMaxFloatTokens).
   constexpr int64_t kRowTile = 16;
-  constexpr int kTokens = kMaxFloatTokens;
+  constexpr int kTokens = IsQuantized(D) ? 4 : kMaxFloatTokens;
   for (int64_t o0 = r0; o0 < r1; o0 += kRowTile) {
     const int64_t o1 = std::min(r1, o0 + kRowTile);
     for (int64_t t = 0; t < n; t += kTokens) {
@@ -213,7 +213,10 @@ void Fp32Rows(const float* x, int64_t n, const WeightMatrix& w, float* y, int64_
         switch (nt) {
           case 1: RowDot<D, 1>(row, xt, k, out); break;
           case 2: RowDot<D, 2>(row, xt, k, out); break;
-          default: RowDot<D, 3>(row, xt, k, out); break;
+          case 3: RowDot<D, 3>(row, xt, k, out); break;
+          default:
+            if constexpr (kTokens == 4) RowDot<D, 4>(row, xt, k, out);
+            break;
         }
         for (int j = 0; j < nt; ++j) y[(t + j) * N + o] = out[j];
       }
