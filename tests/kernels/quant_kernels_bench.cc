@@ -1,9 +1,10 @@
 // What bounds the quantized products on the CPU at hand: the throughput of
 // the vector instructions they are made of, alone and mixed (the integer
 // multiplies, the float multiply-add, the int-to-float conversion and the
-// sign operation of Q8_0), against a plain vector add; and the kernels
+// sign operation of Q8_0), against a plain vector add; the kernels
 // themselves on weights resident in L2, in multiply-adds per second (and
-// bytes of weights per second).
+// bytes of weights per second); and whole one-token products of every dtype
+// on weights streamed from memory, against the probe on one thread.
 //
 //   build/bin/quant_kernels_bench [--benchmark_filter=...]
 //
@@ -248,12 +249,7 @@ BENCHMARK(BM_MatMulFromMemory)
 // on this thread alone).
 void BM_ReadMemory(benchmark::State& state) {
   BandwidthProbe probe(256 << 20, nullptr);
-  double seconds = 0;
-  for (auto _ : state) {
-    const double s = probe.Pass();
-    seconds += s;
-    state.SetIterationTime(s);
-  }
+  for (auto _ : state) state.SetIterationTime(probe.Pass());
   state.SetBytesProcessed(state.iterations() * probe.bytes());
 }
 BENCHMARK(BM_ReadMemory)->UseManualTime();
