@@ -128,41 +128,53 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
         break;
       }
       const float* xb = x + b * kQBlock;
+      // Every element gets the largest magnitude of its group of four: in
+      // vector i, lanes 0-3 hold group 2i's and lanes 4-7 group 2i + 1's.
+      __m256 v[4], m[4];
+      for (int i = 0; i < 4; ++i) {
+        v[i] = _mm256_loadu_ps(xb + 8 * i);
+        const __m256 a = _mm256_andnot_ps(sign_bit, v[i]);
+        m[i] = _mm256_max_ps(a, _mm256_permute_ps(a, 0xb1));
+        m[i] = _mm256_max_ps(m[i], _mm256_permute_ps(m[i], 0x4e));
+      }
+      // The eight groups' multipliers, each twice, in two vectors:
+      // [k0 k0 k2 k2 | k1 k1 k3 k3] and [k4 k4 k6 k6 | k5 k5 k7 k7].
+      __m256 kc[2];
+      for (int c = 0; c < 2; ++c) {
+        const __m256 g = _mm256_shuffle_ps(m[2 * c], m[2 * c + 1], 0x00);
+        kc[c] = _mm256_min_ps(k_max,
+                              _mm256_max_ps(one, _mm256_ceil_ps(_mm256_mul_ps(g, to_steps))));
+      }
       __m256i qi[4];
       __m256i sum = _mm256_setzero_si256();
-      int16_t kg[8];
       for (int i = 0; i < 4; ++i) {
-        const __m256 v = _mm256_loadu_ps(xb + 8 * i);
-        // Every element gets the largest magnitude of its group of four.
-        __m256 m = _mm256_andnot_ps(sign_bit, v);
-        m = _mm256_max_ps(m, _mm256_permute_ps(m, 0xb1));
-        m = _mm256_max_ps(m, _mm256_permute_ps(m, 0x4e));
-        const __m256 kf = _mm256_min_ps(
-            k_max, _mm256_max_ps(one, _mm256_ceil_ps(_mm256_mul_ps(m, to_steps))));
+        // Vector i's multipliers: groups 2i and 2i + 1, four lanes each.
+        const __m256 kf = i % 2 == 0 ? _mm256_shuffle_ps(kc[i / 2], kc[i / 2], 0x00)
+                                     : _mm256_shuffle_ps(kc[i / 2], kc[i / 2], 0xaa);
         const __m256 step = _mm256_mul_ps(kf, scale_v);
         const __m256 nz = _mm256_cmp_ps(step, _mm256_setzero_ps(), _CMP_GT_OQ);
-        __m256 r = _mm256_round_ps(_mm256_and_ps(nz, _mm256_div_ps(v, step)),
+        __m256 r = _mm256_round_ps(_mm256_and_ps(nz, _mm256_div_ps(v[i], step)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         r = _mm256_min_ps(q_max, _mm256_max_ps(q_min, r));
         qi[i] = _mm256_cvtps_epi32(r);
         sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(qi[i], _mm256_cvtps_epi32(kf)));
-        // Elements 0 and 4 of the vector start its two groups.
-        kg[2 * i] = static_cast<int16_t>(_mm256_cvtss_f32(kf));
-        kg[2 * i + 1] = static_cast<int16_t>(_mm_cvtss_f32(_mm256_extractf128_ps(kf, 1)));
       }
       const __m256i p01 = _mm256_packs_epi32(qi[0], qi[1]);
       const __m256i p23 = _mm256_packs_epi32(qi[2], qi[3]);
-      alignas(32) int8_t q[kQBlock];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(q),
-                         _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order));
+      const __m256i q = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
       // Elements 0..15 (groups 0..3) go to lo, 16..31 (groups 4..7) to hi,
-      // at the block's half of each.
-      std::memcpy(o.lo + 16 * half, q, 16);
-      std::memcpy(o.hi + 16 * half, q + 16, 16);
-      for (int g = 0; g < 4; ++g) {
-        o.k_lo[8 * half + 2 * g] = o.k_lo[8 * half + 2 * g + 1] = kg[g];
-        o.k_hi[8 * half + 2 * g] = o.k_hi[8 * half + 2 * g + 1] = kg[4 + g];
-      }
+      // at the block's half of each; so do their multipliers, each twice
+      // (one per int16 pair that madd meets): packs gives
+      // [k0 k0 k2 k2 k4 k4 k6 k6 | k1 k1 k3 k3 k5 k5 k7 k7], and `order`
+      // interleaves the 32-bit pairs to k0 k0 k1 k1 ... k7 k7.
+      const __m256i kk = _mm256_permutevar8x32_epi32(
+          _mm256_packs_epi32(_mm256_cvtps_epi32(kc[0]), _mm256_cvtps_epi32(kc[1])), order);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.lo + 16 * half), _mm256_castsi256_si128(q));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.hi + 16 * half),
+                       _mm256_extracti128_si256(q, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_lo + 8 * half), _mm256_castsi256_si128(kk));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_hi + 8 * half),
+                       _mm256_extracti128_si256(kk, 1));
       sums[kGroupPairs * half + k_in_group] = HSum(sum);
     }
     o.scale = scale;

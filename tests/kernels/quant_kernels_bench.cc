@@ -198,6 +198,23 @@ BENCHMARK(BM_QuantRows)
                     static_cast<int64_t>(DType::kQ4_1)},
                    {1, 4, 16}});
 
+// Rounding one token's activations to 8 bits (Q8ActPair), once per product
+// and on the calling thread before the others start: items are values.
+void BM_QuantizeRow(benchmark::State& state) {
+  const int64_t cols = state.range(0);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> gauss(0.0f, 1.0f);
+  std::vector<float> x(cols);
+  for (float& v : x) v = gauss(rng);
+  std::vector<kernels::cpu::Q8ActPair> xq(kernels::cpu::PairsOf(cols / 32));
+  for (auto _ : state) {
+    kernels::cpu::QuantizeRowQ8(x.data(), cols, xq.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * cols);
+}
+BENCHMARK(BM_QuantizeRow)->Arg(576)->Arg(1536)->Arg(2048);
+
 // Decode's case: one token against weights that stream from memory, on this
 // thread alone. 96 matrices of 1536 x 576 (an MLP input of the 135M shapes),
 // 85-340 MB by dtype, far beyond the caches, back to back in a WeightArena as
