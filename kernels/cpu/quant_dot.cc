@@ -128,29 +128,25 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
         break;
       }
       const float* xb = x + b * kQBlock;
-      // Every element gets the largest magnitude of its group of four: in
-      // vector i, lanes 0-3 hold group 2i's and lanes 4-7 group 2i + 1's.
-      __m256 v[4], m[4];
-      for (int i = 0; i < 4; ++i) {
-        v[i] = _mm256_loadu_ps(xb + 8 * i);
-        const __m256 a = _mm256_andnot_ps(sign_bit, v[i]);
-        m[i] = _mm256_max_ps(a, _mm256_permute_ps(a, 0xb1));
-        m[i] = _mm256_max_ps(m[i], _mm256_permute_ps(m[i], 0x4e));
-      }
-      // The eight groups' multipliers, each twice, in two vectors:
-      // [k0 k0 k2 k2 | k1 k1 k3 k3] and [k4 k4 k6 k6 | k5 k5 k7 k7].
-      __m256 kc[2];
+      // Groups of four: elements 4j, 4j + 1, 4j + 16, 4j + 17 and 4j + 2,
+      // 4j + 3, 4j + 18, 4j + 19 (j = 0..3), the four products that one
+      // int16 lane of the Q4 kernels sums (see the header). m[c] gives lane t
+      // of vectors c and c + 2 (elements 8c + t and 8c + t + 16) the largest
+      // magnitude of its group.
+      __m256 v[4];
+      for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
+      __m256 kc[2];  // the multiplier of each lane's group, for v[c] and v[c + 2]
       for (int c = 0; c < 2; ++c) {
-        const __m256 g = _mm256_shuffle_ps(m[2 * c], m[2 * c + 1], 0x00);
+        __m256 m = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[c]),
+                                 _mm256_andnot_ps(sign_bit, v[c + 2]));
+        m = _mm256_max_ps(m, _mm256_permute_ps(m, 0xb1));
         kc[c] = _mm256_min_ps(k_max,
-                              _mm256_max_ps(one, _mm256_ceil_ps(_mm256_mul_ps(g, to_steps))));
+                              _mm256_max_ps(one, _mm256_ceil_ps(_mm256_mul_ps(m, to_steps))));
       }
       __m256i qi[4];
       __m256i sum = _mm256_setzero_si256();
       for (int i = 0; i < 4; ++i) {
-        // Vector i's multipliers: groups 2i and 2i + 1, four lanes each.
-        const __m256 kf = i % 2 == 0 ? _mm256_shuffle_ps(kc[i / 2], kc[i / 2], 0x00)
-                                     : _mm256_shuffle_ps(kc[i / 2], kc[i / 2], 0xaa);
+        const __m256 kf = kc[i % 2];
         const __m256 step = _mm256_mul_ps(kf, scale_v);
         const __m256 nz = _mm256_cmp_ps(step, _mm256_setzero_ps(), _CMP_GT_OQ);
         __m256 r = _mm256_round_ps(_mm256_and_ps(nz, _mm256_div_ps(v[i], step)),
@@ -162,19 +158,20 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
       const __m256i p01 = _mm256_packs_epi32(qi[0], qi[1]);
       const __m256i p23 = _mm256_packs_epi32(qi[2], qi[3]);
       const __m256i q = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
-      // Elements 0..15 (groups 0..3) go to lo, 16..31 (groups 4..7) to hi,
-      // at the block's half of each; so do their multipliers, each twice
-      // (one per int16 pair that madd meets): packs gives
-      // [k0 k0 k2 k2 k4 k4 k6 k6 | k1 k1 k3 k3 k5 k5 k7 k7], and `order`
-      // interleaves the 32-bit pairs to k0 k0 k1 k1 ... k7 k7.
-      const __m256i kk = _mm256_permutevar8x32_epi32(
-          _mm256_packs_epi32(_mm256_cvtps_epi32(kc[0]), _mm256_cvtps_epi32(kc[1])), order);
+      // Elements 0..15 go to lo, 16..31 to hi, at the block's half of each.
+      // int16 lane l of that half covers elements 2l, 2l + 1 (and 16 more):
+      // its multiplier is lane 2l mod 8 of kc[l / 4], the same in k_lo and
+      // k_hi. shuffle gives [kc0 0 2, kc1 0 2 | kc0 4 6, kc1 4 6].
+      const __m256i k32 = _mm256_permutevar8x32_epi32(
+          _mm256_cvtps_epi32(_mm256_shuffle_ps(kc[0], kc[1], 0x88)),
+          _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+      const __m128i k16 =
+          _mm_packs_epi32(_mm256_castsi256_si128(k32), _mm256_extracti128_si256(k32, 1));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o.lo + 16 * half), _mm256_castsi256_si128(q));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o.hi + 16 * half),
                        _mm256_extracti128_si256(q, 1));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_lo + 8 * half), _mm256_castsi256_si128(kk));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_hi + 8 * half),
-                       _mm256_extracti128_si256(kk, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_lo + 8 * half), k16);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_hi + 8 * half), k16);
       sums[kGroupPairs * half + k_in_group] = HSum(sum);
     }
     o.scale = scale;
@@ -187,7 +184,7 @@ float QuantizedActivation(const Q8ActPair* row, int64_t i) {
   const int64_t v = 16 * half + elem % 16;  // byte of lo (elem < 16) or hi
   const bool low = elem < 16;
   const int q = low ? p.lo[v] : p.hi[v];
-  const int k = low ? p.k_lo[v / 4 * 2] : p.k_hi[v / 4 * 2];
+  const int k = low ? p.k_lo[v / 2] : p.k_hi[v / 2];
   return static_cast<float>(q) * (static_cast<float>(k) * p.scale);
 }
 

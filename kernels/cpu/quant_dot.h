@@ -42,20 +42,26 @@ void DequantizePairedRow(DType t, const uint8_t* row, int64_t cols, float* out);
 // ---- Activations ----
 // An activation row whose largest magnitude is amax is rounded to
 // q[i] * k[g] * scale for the group g of four elements holding element i.
-// scale is the same for the whole row (amax / (127 * kGroupSteps)); each group
-// gets an integer multiplier k in [1, kGroupSteps], the smallest whose step
-// k * scale still holds the group's largest value in 127 steps. So an outlier
-// coarsens the rounding of its three neighbours only, and every group's step
-// is within `scale` of amax_group / 127. The integer dot products sum four
-// adjacent products per lane and multiply the lanes by k in the same
-// instruction that widens them to int32, so the group scales cost no float
-// multiply. kGroupSteps keeps the sum of two such lanes below 2^31.
+// A block's eight groups are elements {4j, 4j+1, 4j+16, 4j+17} and
+// {4j+2, 4j+3, 4j+18, 4j+19}, j = 0..3: two neighbours and the two 16 places
+// on, the four products one int16 lane of the Q4 kernels adds (lo and hi
+// meet the activations separately and their int16 lanes are added before
+// widening, one widening multiply where two were needed). scale is the same
+// for the whole row (amax / (127 * kGroupSteps)); each group gets an integer
+// multiplier k in [1, kGroupSteps], the smallest whose step k * scale still
+// holds the group's largest value in 127 steps. So an outlier coarsens the
+// rounding of its three group mates only, and every group's step is within
+// `scale` of amax_group / 127. The integer dot products multiply the int16
+// lanes by k in the same instruction that widens them to int32, so the group
+// scales cost no float multiply. kGroupSteps keeps the sum of two such lanes
+// below 2^31 (Q8_0, whose lanes cannot be added in int16, widens lo and hi
+// apart and adds the int32 lanes).
 constexpr int kGroupSteps = 16383;
 
 // One pair of activation blocks, laid out like the weight pairs: lo holds
-// elements 0..15 of each block, hi elements 16..31. k_lo/k_hi: the multipliers
-// of their eight groups, each twice (the int16 pairs of the widening
-// instruction). group_sums, in the first pair of each group of four pairs
+// elements 0..15 of each block, hi elements 16..31. k_lo[8h + l] (h the
+// block): the multiplier of int16 lane l's group (elements 2l, 2l+1 of lo,
+// and of hi); k_hi is the same (Q8_0 reads it beside hi). group_sums, in the first pair of each group of four pairs
 // (kGroupPairs) only: s = sum of q[i] * k[g] over each block of the group, in
 // the order of the Q4 headers (b0 of pairs 0..3, then b1; 0 past the row's
 // end). They meet Q4_1's m and Q4_0's -8 d.

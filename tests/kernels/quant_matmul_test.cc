@@ -3,7 +3,9 @@
 // the unquantized activations.
 //
 // Tolerance. Quantized weights are multiplied with activations rounded to
-// 8 bits with a step per group of four that is at most amax(group)/127 plus
+// 8 bits with a step per group of four (elements {4j, 4j+1, 4j+16, 4j+17}
+// and {4j+2, 4j+3, 4j+18, 4j+19} of each block of 32, GroupOf below) that is
+// at most amax(group)/127 plus
 // the row's unit amax(row)/(127 * kGroupSteps) (see Q8ActPair), so each
 // activation moves by at most half of that. The test asserts, per output,
 //   |y - ref| <= sum over groups of (sum |w| in group) *
@@ -13,6 +15,7 @@
 // f16) are exact up to fp32 rounding: |y - ref| <= 1e-5 * sum |w * x|.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -27,6 +30,15 @@
 
 namespace gs {
 namespace {
+
+// The four elements of activation group g (0..7) of the block starting at
+// element b, as the header of kernels/cpu/quant_dot.h defines the groups.
+std::array<int64_t, 4> GroupOf(int64_t b, int g) {
+  const int64_t e = 4 * (g / 2) + 2 * (g % 2);
+  return {b + e, b + e + 1, b + e + 16, b + e + 17};
+}
+// The group (0..7) of element e (0..31) of its block.
+int GroupIndex(int64_t e) { return static_cast<int>(e % 16 / 2); }
 
 // Random rows x cols in `t`'s stored layout, with realistic block scales.
 WeightMatrix RandomMatrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
@@ -115,15 +127,19 @@ void CheckAgainstReference(DType t, const Shape& s, uint32_t seed, bool int8 = t
       double row_amax = 0;
       for (int64_t i = 0; i < s.cols; ++i) row_amax = std::max(row_amax, std::fabs(double{xr[i]}));
       double ref = 0, mag = 0, bound = 0;
-      for (int64_t b = 0; b < s.cols; b += 4) {
-        double amax = 0, wabs = 0;
-        for (int64_t i = b; i < std::min(s.cols, b + 4); ++i) {
-          ref += static_cast<double>(wrow[i]) * xr[i];
-          mag += std::fabs(static_cast<double>(wrow[i]) * xr[i]);
-          amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
-          wabs += std::fabs(wrow[i]);
+      for (int64_t i = 0; i < s.cols; ++i) {
+        ref += static_cast<double>(wrow[i]) * xr[i];
+        mag += std::fabs(static_cast<double>(wrow[i]) * xr[i]);
+      }
+      for (int64_t b = 0; quant && b < s.cols; b += 32) {
+        for (int g = 0; g < 8; ++g) {
+          double amax = 0, wabs = 0;
+          for (const int64_t i : GroupOf(b, g)) {
+            amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
+            wabs += std::fabs(wrow[i]);
+          }
+          bound += wabs * (amax + row_amax / kernels::cpu::kGroupSteps) / 254.0;
         }
-        if (quant) bound += wabs * (amax + row_amax / kernels::cpu::kGroupSteps) / 254.0;
       }
       bound += 1e-5 * mag;
       const double err = std::fabs(y[tk * s.rows + o] - ref);
@@ -312,7 +328,8 @@ struct Rounded {
 Rounded At(const std::vector<kernels::cpu::Q8ActPair>& row, int64_t i) {
   const auto& p = row[i / 64];
   const int64_t half = (i % 64) / 32, elem = i % 32, v = 16 * half + elem % 16;
-  const int k = elem < 16 ? p.k_lo[v / 4 * 2] : p.k_hi[v / 4 * 2];
+  const int k = elem < 16 ? p.k_lo[8 * half + GroupIndex(elem)]
+                          : p.k_hi[8 * half + GroupIndex(elem)];
   return {elem < 16 ? p.lo[v] : p.hi[v], k, k * p.scale};
 }
 
@@ -322,9 +339,9 @@ TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
   for (int i = 0; i < 96; ++i) x[i] = std::sin(0.37f * i) * (i < 32 ? 1.0f : 100.0f);
   x[5] = 0.0f;
   x[9] = 40.0f;  // an outlier coarsens its own group only
-  for (int i = 12; i < 16; ++i) x[i] = 0.0f;  // an all-zero group
-  x[20] = 1e-4f;  // a group far below the row's largest value
-  for (int i = 21; i < 24; ++i) x[i] = -3e-5f;
+  for (const int64_t i : GroupOf(0, 6)) x[i] = 0.0f;  // an all-zero group
+  x[2] = 1e-4f;  // a group (2, 3, 18, 19) far below the row's largest value
+  x[3] = x[18] = x[19] = -3e-5f;
   const auto q = QuantizeRows(x, 1, 96);
   ASSERT_EQ(q.size(), 2u);
   float row_amax = 0;
@@ -335,7 +352,9 @@ TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
     const Rounded r = At(q, i);
     EXPECT_GE(r.step, unit * (1 - 1e-6f)) << i;  // k >= 1
     float amax = 0;
-    for (int j = i / 4 * 4; j < i / 4 * 4 + 4; ++j) amax = std::max(amax, std::fabs(x[j]));
+    for (const int64_t j : GroupOf(i / 32 * 32, GroupIndex(i % 32))) {
+      amax = std::max(amax, std::fabs(x[j]));
+    }
     // The group's step holds its largest value in 127 steps, and is no
     // coarser than that needs.
     EXPECT_GE(r.step * 127.0f, amax * (1 - 1e-6f)) << i;
