@@ -198,8 +198,9 @@ float QuantizedActivation(const Q8ActPair* row, int64_t i) {
 #undef GS_QD_NS
 #undef GS_QD_IDOT2
 
-// AVX-512 VNNI: the second step and the sum as two dpwssd. Only called when
-// the CPU reports it (PickQuantRows).
+// AVX-512 VNNI: the second step and the sum as two dpwssd (Q8_0; the Q4
+// kernels' one madd is the same in both). Only called when the CPU reports
+// it (PickQuantRows).
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
 #define GS_QD_NS vnni
