@@ -123,8 +123,7 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
       if (b >= nb) {  // the zero block that pads an odd row
         std::memset(o.lo + 16, 0, 16);
         std::memset(o.hi + 16, 0, 16);
-        for (int g = 0; g < 4; ++g) o.k_lo[8 + 2 * g] = o.k_lo[9 + 2 * g] = 1;
-        for (int g = 0; g < 4; ++g) o.k_hi[8 + 2 * g] = o.k_hi[9 + 2 * g] = 1;
+        for (int l = 8; l < 16; ++l) o.k[l] = 1;
         break;
       }
       const float* xb = x + b * kQBlock;
@@ -160,8 +159,8 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
       const __m256i q = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
       // Elements 0..15 go to lo, 16..31 to hi, at the block's half of each.
       // int16 lane l of that half covers elements 2l, 2l + 1 (and 16 more):
-      // its multiplier is lane 2l mod 8 of kc[l / 4], the same in k_lo and
-      // k_hi. shuffle gives [kc0 0 2, kc1 0 2 | kc0 4 6, kc1 4 6].
+      // its multiplier is lane 2l mod 8 of kc[l / 4]. shuffle gives
+      // [kc0 0 2, kc1 0 2 | kc0 4 6, kc1 4 6].
       const __m256i k32 = _mm256_permutevar8x32_epi32(
           _mm256_cvtps_epi32(_mm256_shuffle_ps(kc[0], kc[1], 0x88)),
           _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
@@ -170,8 +169,7 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o.lo + 16 * half), _mm256_castsi256_si128(q));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o.hi + 16 * half),
                        _mm256_extracti128_si256(q, 1));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_lo + 8 * half), k16);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k_hi + 8 * half), k16);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.k + 8 * half), k16);
       sums[kGroupPairs * half + k_in_group] = HSum(sum);
     }
     o.scale = scale;
@@ -184,7 +182,7 @@ float QuantizedActivation(const Q8ActPair* row, int64_t i) {
   const int64_t v = 16 * half + elem % 16;  // byte of lo (elem < 16) or hi
   const bool low = elem < 16;
   const int q = low ? p.lo[v] : p.hi[v];
-  const int k = low ? p.k_lo[v / 2] : p.k_hi[v / 2];
+  const int k = p.k[v / 2];
   return static_cast<float>(q) * (static_cast<float>(k) * p.scale);
 }
 

@@ -59,18 +59,16 @@ void DequantizePairedRow(DType t, const uint8_t* row, int64_t cols, float* out);
 constexpr int kGroupSteps = 16383;
 
 // One pair of activation blocks, laid out like the weight pairs: lo holds
-// elements 0..15 of each block, hi elements 16..31. k_lo[8h + l] (h the
-// block): the multiplier of int16 lane l's group (elements 2l, 2l+1 of lo,
-// and of hi); k_hi is the same (Q8_0 reads it beside hi). group_sums, in the
-// first pair of each group of four pairs (kGroupPairs) only: s = sum of
-// q[i] * k[g] over each block of the group, in the order of the Q4 headers
-// (b0 of pairs 0..3, then b1; 0 past the row's end). They meet Q4_1's m and
-// Q4_0's -8 d.
+// elements 0..15 of each block, hi elements 16..31. k[8h + l] (h the block):
+// the multiplier of int16 lane l's group (elements 2l, 2l+1 of lo, and of
+// hi: lo and hi share it). group_sums, in the first pair of each group of
+// four pairs (kGroupPairs) only: s = sum of q[i] * k[g] over each block of
+// the group, in the order of the Q4 headers (b0 of pairs 0..3, then b1; 0
+// past the row's end). They meet Q4_1's m and Q4_0's -8 d.
 struct alignas(32) Q8ActPair {
   int8_t lo[kQBlock];
   int8_t hi[kQBlock];
-  int16_t k_lo[16];
-  int16_t k_hi[16];
+  int16_t k[16];
   int32_t group_sums[8];
   float scale;
 };

@@ -328,8 +328,7 @@ struct Rounded {
 Rounded At(const std::vector<kernels::cpu::Q8ActPair>& row, int64_t i) {
   const auto& p = row[i / 64];
   const int64_t half = (i % 64) / 32, elem = i % 32, v = 16 * half + elem % 16;
-  const int k = elem < 16 ? p.k_lo[8 * half + GroupIndex(elem)]
-                          : p.k_hi[8 * half + GroupIndex(elem)];
+  const int k = p.k[8 * half + GroupIndex(elem)];
   return {elem < 16 ? p.lo[v] : p.hi[v], k, k * p.scale};
 }
 
