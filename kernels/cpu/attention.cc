@@ -35,18 +35,34 @@ namespace {
 // Heads of one group handled together; a longer run (MQA with many heads) is
 // taken in pieces of this many, each reading the group's rows once.
 constexpr int kMaxHeadsPerRun = 16;
-// Value rows widened to fp32 at a time for a cache that is not fp32: the tile
-// (kValueTile x head_dim floats) stays in L1 while every head of the run
-// reads it.
-constexpr int64_t kValueTile = 32;
+// Heads met by one pass over a group's rows: each stored vector is widened
+// once for all of them (HN x 4 score sums, or HN x NV value sums, stay in
+// registers).
+constexpr int kPassHeads = 3;
 
-// Lane i of the result: the sum of the eight lanes of a[i].
-inline __m256 Reduce8(const __m256 a[8]) {
-  const __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
-  const __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
-  const __m256 lo = _mm256_hadd_ps(h01, h23), hi = _mm256_hadd_ps(h45, h67);
-  // lo holds the low and high halves of rows 0..3, hi those of rows 4..7.
-  return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+// The fp32 values of one Q8_0 row, eight at a time, within the block of 32
+// that holds element d0: Widen8's bits, the block's scale read once.
+struct Q8Widener {
+  const uint8_t* q;  // the block's 32 int8 values
+  int64_t d0;        // the element q[0] holds
+  __m256 scale;
+  Q8Widener(const uint8_t* row, int64_t d) : q(row + d / 32 * 34 + 2), d0(d / 32 * 32) {
+    uint16_t dh;
+    std::memcpy(&dh, q - 2, 2);
+    scale = _mm256_set1_ps(_cvtsh_ss(dh));
+  }
+  // d in [d0, d0 + 32), a multiple of 8.
+  __m256 operator()(int64_t d) const {
+    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + (d - d0)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), scale);
+  }
+};
+
+// Lane i of the result: the sum of the eight lanes of a[i], for rows 0..3.
+inline __m128 Reduce4(const __m256 a[4]) {
+  const __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+  // s holds the sums of lanes 0..3 of each row, then those of lanes 4..7.
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
 // s[0, n) ← softmax(s[0, n)).
@@ -88,116 +104,146 @@ inline void Prefetch(const uint8_t* p, int64_t bytes) {
   }
 }
 
-// scores[h * ctx + p0 + i] = scale * q_h · kr[i] for heads [0, nh) and the np
-// rows of one chunk (kr[np..8) repeat the last row): the eight dot products
-// of a head are reduced together.
-inline void ScoreChunk(const float* const* qh, int nh, const float* const kr[8], int np, int64_t hd,
-                       __m256 sv, int64_t ctx, int64_t p0, float* scores) {
-  for (int h = 0; h < nh; ++h) {
-    __m256 a[8];
-    for (__m256& v : a) v = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd; d += 8) {
-      const __m256 qv = _mm256_loadu_ps(qh[h] + d);
-      for (int i = 0; i < 8; ++i) a[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[i] + d), a[i]);
+// scores[h][p0 + i] = scale * q_h · k_{p0+i} for the HN heads of one pass
+// and the np <= 4 rows at p0 (rows past np repeat the last one): the stored
+// vectors are widened in registers, each meets every head of the pass, and
+// each sum is formed over the dimensions in order in eight lanes, then
+// reduced as Reduce4 does, whatever the dtype or the heads of the pass.
+template <DType T, int HN>
+inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_t p0, int np,
+                      int64_t hd, __m128 sv, float* const* scores) {
+  const uint8_t* r[4];
+  for (int i = 0; i < 4; ++i) r[i] = krow[p0 + std::min(i, np - 1)];
+  __m256 a[HN][4];
+  for (int h = 0; h < HN; ++h) {
+    for (int i = 0; i < 4; ++i) a[h][i] = _mm256_setzero_ps();
+  }
+  if constexpr (T == DType::kQ8_0) {
+    // A block's scale once per row.
+    for (int64_t d0 = 0; d0 < hd; d0 += 32) {
+      for (int i = 0; i < 4; ++i) {
+        const Q8Widener row(r[i], d0);
+        for (int64_t d = d0; d < d0 + 32; d += 8) {
+          const __m256 k = row(d);
+          for (int h = 0; h < HN; ++h) {
+            a[h][i] = _mm256_fmadd_ps(_mm256_loadu_ps(qh[h] + d), k, a[h][i]);
+          }
+        }
+      }
     }
-    float tmp[8];
-    _mm256_storeu_ps(tmp, _mm256_mul_ps(Reduce8(a), sv));
-    std::memcpy(scores + h * ctx + p0, tmp, sizeof(float) * np);
+  } else {
+    for (int64_t d = 0; d < hd; d += 8) {
+      for (int i = 0; i < 4; ++i) {
+        const __m256 k = cpu::Widen8<T>(r[i], d);
+        for (int h = 0; h < HN; ++h) {
+          a[h][i] = _mm256_fmadd_ps(_mm256_loadu_ps(qh[h] + d), k, a[h][i]);
+        }
+      }
+    }
+  }
+  for (int h = 0; h < HN; ++h) {
+    const __m128 v = _mm_mul_ps(Reduce4(a[h]), sv);
+    if (np == 4) {
+      _mm_storeu_ps(scores[h] + p0, v);
+    } else {
+      float tmp[4];
+      _mm_storeu_ps(tmp, v);
+      for (int i = 0; i < np; ++i) scores[h][p0 + i] = tmp[i];
+    }
   }
 }
 
 // scores[h * ctx + p] = scale * q_h · k_p for heads [0, nh) and positions
 // [0, ctx) (krow[p]: the key row of position p, `row_bytes` bytes of T),
-// head_dim a multiple of 8: eight key rows at a time meet each head's query.
-// fp32 rows are read where they are; other dtypes are widened eight rows at a
-// time into `tile` [8, head_dim], which stays in L1 while every head reads it.
+// head_dim a multiple of 8: four key rows at a time meet up to kPassHeads
+// heads. Rows are read once from memory and live in blocks scattered by the
+// block table: the rows 16 positions ahead are asked for.
 template <DType T>
-void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow, int64_t ctx, int64_t hd,
-                int64_t row_bytes, float scale, float* tile, float* scores) {
-  const __m256 sv = _mm256_set1_ps(scale);
-  for (int64_t p0 = 0; p0 < ctx; p0 += 8) {
-    const int np = static_cast<int>(std::min<int64_t>(8, ctx - p0));
-    // Rows are read once from memory and live in blocks scattered by the block
-    // table: ask for the rows two chunks ahead.
-    for (int64_t p = p0 + 16; p < std::min(ctx, p0 + 24); ++p) Prefetch(krow[p], row_bytes);
-    const float* kr[8];
-    if constexpr (T == DType::kF32) {
-      for (int i = 0; i < 8; ++i) {
-        kr[i] = reinterpret_cast<const float*>(krow[p0 + std::min(i, np - 1)]);
+void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow,
+                const uint8_t* const* vrow, int64_t ctx, int64_t hd, int64_t row_bytes, float scale,
+                float* scores) {
+  const __m128 sv = _mm_set1_ps(scale);
+  for (int64_t p = 0; p < std::min<int64_t>(ctx, 16); ++p) {
+    Prefetch(krow[p], row_bytes);
+    Prefetch(vrow[p], row_bytes);
+  }
+  for (int64_t p0 = 0; p0 < ctx; p0 += 4) {
+    const int np = static_cast<int>(std::min<int64_t>(4, ctx - p0));
+    for (int64_t p = p0 + 16; p < std::min(ctx, p0 + 20); ++p) {
+      Prefetch(krow[p], row_bytes);
+      Prefetch(vrow[p], row_bytes);
+    }
+    for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
+      float* sh[kPassHeads];
+      for (int h = 0; h < kPassHeads; ++h) sh[h] = scores + (h0 + h) * ctx;
+      switch (std::min(kPassHeads, nh - h0)) {
+        case 1: ScoreRows<T, 1>(qh + h0, krow, p0, np, hd, sv, sh); break;
+        case 2: ScoreRows<T, 2>(qh + h0, krow, p0, np, hd, sv, sh); break;
+        default: ScoreRows<T, 3>(qh + h0, krow, p0, np, hd, sv, sh); break;
       }
-    } else {
-      for (int i = 0; i < np; ++i) cpu::WidenRow<T>(krow[p0 + i], hd, tile + i * hd);
-      for (int i = 0; i < 8; ++i) kr[i] = tile + std::min(i, np - 1) * hd;
     }
-    ScoreChunk(qh, nh, kr, np, hd, sv, ctx, p0, scores);
   }
 }
 
-// out[d0, d0 + 8 NV) = acc + sum_p w[p] * vrow[p][d0, d0 + 8 NV) over n rows
-// of fp32 (vrow[p] = rows + p * stride when rows is set, else vptr[p]), with
-// acc = out's values when `accumulate`, else 0. The sums run over p in order,
-// so splitting [0, ctx) into pieces that accumulate changes no bit.
-template <int NV>
-void WeightedChunk(const float* w, const float* const* vptr, const float* rows, int64_t stride,
-                   int64_t n, int64_t d0, bool accumulate, float* out) {
-  __m256 acc[NV];
-  for (int j = 0; j < NV; ++j) {
-    acc[j] = accumulate ? _mm256_loadu_ps(out + d0 + 8 * j) : _mm256_setzero_ps();
+// out_h[d0, d0 + 8 NV) = sum_p w_h[p] * v_p[d0, d0 + 8 NV) over p in [0, ctx)
+// in order, for the HN heads of one pass: each stored vector is widened in
+// registers once for all of them.
+template <DType T, int HN, int NV>
+inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t ctx, int64_t d0,
+                      float* const* out) {
+  __m256 a[HN][NV];
+  for (int h = 0; h < HN; ++h) {
+    for (int j = 0; j < NV; ++j) a[h][j] = _mm256_setzero_ps();
   }
-  for (int64_t p = 0; p < n; ++p) {
-    const float* vr;
-    if (rows != nullptr) {
-      vr = rows + p * stride + d0;
+  for (int64_t p = 0; p < ctx; ++p) {
+    __m256 v[NV];
+    if constexpr (T == DType::kQ8_0) {
+      const Q8Widener row(vrow[p], d0);  // the NV vectors lie in one block
+      for (int j = 0; j < NV; ++j) v[j] = row(d0 + 8 * j);
     } else {
-      if (p + 8 < n) Prefetch(reinterpret_cast<const uint8_t*>(vptr[p + 8] + d0), 32 * NV);
-      vr = vptr[p] + d0;
+      for (int j = 0; j < NV; ++j) v[j] = cpu::Widen8<T>(vrow[p], d0 + 8 * j);
     }
-    const __m256 wp = _mm256_set1_ps(w[p]);
-    for (int j = 0; j < NV; ++j) acc[j] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr + 8 * j), acc[j]);
+    for (int h = 0; h < HN; ++h) {
+      const __m256 wp = _mm256_set1_ps(w[h][p]);
+      for (int j = 0; j < NV; ++j) a[h][j] = _mm256_fmadd_ps(wp, v[j], a[h][j]);
+    }
   }
-  for (int j = 0; j < NV; ++j) _mm256_storeu_ps(out + d0 + 8 * j, acc[j]);
+  for (int h = 0; h < HN; ++h) {
+    for (int j = 0; j < NV; ++j) _mm256_storeu_ps(out[h] + d0 + 8 * j, a[h][j]);
+  }
 }
 
-// out = sum_p w[p] * v_p over n rows (see WeightedChunk), head_dim a multiple
-// of 8, in chunks of 64 dimensions.
-void WeightedRows(const float* w, const float* const* vptr, const float* rows, int64_t n,
-                  int64_t hd, bool accumulate, float* out) {
+// The heads of one pass over dimensions [0, hd) in pieces of at most 8 NV.
+template <DType T, int HN, int NV>
+void ValuePasses(const float* const* w, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
+                 float* const* out) {
   int64_t d0 = 0;
-  for (; d0 + 64 <= hd; d0 += 64) WeightedChunk<8>(w, vptr, rows, hd, n, d0, accumulate, out);
+  for (; d0 + 8 * NV <= hd; d0 += 8 * NV) ValuePass<T, HN, NV>(w, vrow, ctx, d0, out);
   switch ((hd - d0) / 8) {
-    case 1: WeightedChunk<1>(w, vptr, rows, hd, n, d0, accumulate, out); break;
-    case 2: WeightedChunk<2>(w, vptr, rows, hd, n, d0, accumulate, out); break;
-    case 3: WeightedChunk<3>(w, vptr, rows, hd, n, d0, accumulate, out); break;
-    case 4: WeightedChunk<4>(w, vptr, rows, hd, n, d0, accumulate, out); break;
-    case 5: WeightedChunk<5>(w, vptr, rows, hd, n, d0, accumulate, out); break;
-    case 6: WeightedChunk<6>(w, vptr, rows, hd, n, d0, accumulate, out); break;
-    case 7: WeightedChunk<7>(w, vptr, rows, hd, n, d0, accumulate, out); break;
+    case 1: ValuePass<T, HN, 1>(w, vrow, ctx, d0, out); break;
+    case 2: ValuePass<T, HN, 2>(w, vrow, ctx, d0, out); break;
+    case 3: ValuePass<T, HN, 3>(w, vrow, ctx, d0, out); break;
     default: break;
   }
 }
 
 // out_h = sum_p w[h * ctx + p] * v_p for heads [0, nh), head_dim a multiple
-// of 8. fp32 rows are read where they are, each head keeping its sums in
-// registers over the whole context; other dtypes are widened kValueTile rows
-// at a time into `tile`, which every head then reads from L1. Either way each
-// output lane sums over p in order: the same bits as fp32 rows holding the
-// widened values.
+// of 8, up to kPassHeads heads per pass over the rows. Each output lane sums
+// over p in order, so a narrow cache gives the bits of an fp32 cache holding
+// the widened values, however the heads are grouped into passes.
 template <DType T>
 void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
-                        int64_t row_bytes, float* tile, float* const* out) {
-  if constexpr (T == DType::kF32) {
-    const auto* vptr = reinterpret_cast<const float* const*>(vrow);
-    for (int h = 0; h < nh; ++h) WeightedRows(w + h * ctx, vptr, nullptr, ctx, hd, false, out[h]);
-  } else {
-    for (int64_t p0 = 0; p0 < ctx; p0 += kValueTile) {
-      const int64_t n = std::min(kValueTile, ctx - p0);
-      for (int64_t p = p0 + kValueTile; p < std::min(ctx, p0 + 2 * kValueTile); ++p) {
-        Prefetch(vrow[p], row_bytes);
-      }
-      for (int64_t i = 0; i < n; ++i) cpu::WidenRow<T>(vrow[p0 + i], hd, tile + i * hd);
-      for (int h = 0; h < nh; ++h) {
-        WeightedRows(w + h * ctx + p0, nullptr, tile, n, hd, p0 > 0, out[h]);
-      }
+                        float* const* out) {
+  for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
+    const float* wh[kPassHeads];
+    for (int h = 0; h < kPassHeads; ++h) wh[h] = w + (h0 + h) * ctx;
+    // Three heads take 24 dimensions at a time (16 for Q8_0, whose pieces
+    // must not cross a block of 32), fewer heads 32.
+    constexpr int kNV3 = T == DType::kQ8_0 ? 2 : 3;
+    switch (std::min(kPassHeads, nh - h0)) {
+      case 1: ValuePasses<T, 1, 4>(wh, vrow, ctx, hd, out + h0); break;
+      case 2: ValuePasses<T, 2, 4>(wh, vrow, ctx, hd, out + h0); break;
+      default: ValuePasses<T, 3, kNV3>(wh, vrow, ctx, hd, out + h0); break;
     }
   }
 }
@@ -221,7 +267,7 @@ void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch,
     krow.resize(ctx);
     vrow.resize(ctx);
   }
-  if (static_cast<int64_t>(tile.size()) < kValueTile * hd) tile.resize(kValueTile * hd);
+  if (static_cast<int64_t>(tile.size()) < hd) tile.resize(hd);
   // Where each position's rows live: block table lookups once per block.
   const auto* K = static_cast<const uint8_t*>(kv.k);
   const auto* V = static_cast<const uint8_t*>(kv.v);
@@ -239,9 +285,9 @@ void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch,
     oh[h] = out + (t * n_heads + h0 + h) * hd;
   }
   if (hd % 8 == 0) {
-    ScoresAvx2<T>(qh, nh, krow.data(), ctx, hd, row_bytes, scale, tile.data(), scores.data());
+    ScoresAvx2<T>(qh, nh, krow.data(), vrow.data(), ctx, hd, row_bytes, scale, scores.data());
     for (int h = 0; h < nh; ++h) Softmax(scores.data() + h * ctx, ctx);
-    WeightedValuesAvx2<T>(scores.data(), nh, vrow.data(), ctx, hd, row_bytes, tile.data(), oh);
+    WeightedValuesAvx2<T>(scores.data(), nh, vrow.data(), ctx, hd, oh);
     return;
   }
   // Head sizes that are not a multiple of 8 (f32, f16, bf16 only): one row

@@ -1,6 +1,6 @@
 // Rows of the CPU KV cache in their stored dtype: written from fp32 by
-// KvAppend, widened back to fp32 a few rows at a time by attention (in
-// registers and an L1-sized tile, never a whole block). One row is head_dim
+// KvAppend, widened back to fp32 eight values at a time by attention, in
+// registers. One row is head_dim
 // elements: fp32, f16 (F16C), bf16 (the high half of an fp32), or GGUF Q8_0
 // blocks of 32 (fp16 scale d, then 32 int8 q; x ≈ q · d).
 #pragma once
@@ -56,27 +56,6 @@ inline __m256 Widen8(const uint8_t* row, int64_t d) {
     // so this equals DequantizeRow bit for bit.
     return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)),
                          _mm256_set1_ps(_cvtsh_ss(dh)));
-  }
-}
-
-// dst [0, n) = the fp32 values of a row of n elements (a multiple of 8).
-template <DType T>
-inline void WidenRow(const uint8_t* row, int64_t n, float* dst) {
-  if constexpr (T == DType::kQ8_0) {
-    // One scale per block of 32.
-    for (int64_t b = 0; b < n; b += 32) {
-      const uint8_t* blk = row + b / 32 * 34;
-      uint16_t dh;
-      std::memcpy(&dh, blk, 2);
-      const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh));
-      for (int j = 0; j < 32; j += 8) {
-        const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + j));
-        _mm256_storeu_ps(dst + b + j,
-                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), d));
-      }
-    }
-  } else {
-    for (int64_t d = 0; d < n; d += 8) _mm256_storeu_ps(dst + d, Widen8<T>(row, d));
   }
 }
 

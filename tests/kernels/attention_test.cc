@@ -124,11 +124,13 @@ TEST_P(PagedAttentionShapes, MatchesDirectSoftmaxOnAMixedStep) {
   }
 }
 
-// 16 and 64 take the vector path, 12 the scalar one; 20 heads on one group
-// are two runs of heads.
+// 16, 40 and 64 take the vector path, 12 the scalar one; 20 heads on one
+// group are two runs of heads. Heads meet the rows in passes of three: 4 a
+// group make passes of 3 + 1, 5 of 3 + 2; head_dim 40 leaves pieces of 16
+// and 8 dimensions after the passes' 24 and 32.
 INSTANTIATE_TEST_SUITE_P(Heads, PagedAttentionShapes,
                          ::testing::Values(Shape{16, 9, 3}, Shape{64, 8, 2}, Shape{12, 6, 3},
-                                           Shape{16, 20, 1}),
+                                           Shape{16, 20, 1}, Shape{40, 10, 2}),
                          [](const ::testing::TestParamInfo<Shape>& i) {
                            return "hd" + std::to_string(i.param.hd) + "_heads" +
                                   std::to_string(i.param.n_heads) + "_groups" +
@@ -329,7 +331,8 @@ INSTANTIATE_TEST_SUITE_P(
         KvCase{DType::kF16, {64, 8, 2}, true}, KvCase{DType::kF16, {12, 6, 3}, false},
         KvCase{DType::kF16, {16, 20, 1}, false}, KvCase{DType::kBF16, {16, 9, 3}, true},
         KvCase{DType::kBF16, {64, 8, 2}, true}, KvCase{DType::kBF16, {12, 6, 3}, false},
-        KvCase{DType::kQ8_0, {32, 9, 3}, true}, KvCase{DType::kQ8_0, {64, 8, 2}, true},
+        KvCase{DType::kF16, {40, 10, 2}, true}, KvCase{DType::kQ8_0, {32, 9, 3}, true},
+        KvCase{DType::kQ8_0, {64, 8, 2}, true}, KvCase{DType::kQ8_0, {64, 10, 2}, true},
         KvCase{DType::kQ8_0, {128, 20, 1}, false}),
     [](const ::testing::TestParamInfo<KvCase>& i) {
       return std::string(DTypeLowerName(i.param.dtype)) + "_hd" + std::to_string(i.param.shape.hd) +

@@ -27,7 +27,13 @@ namespace gs {
 namespace {
 
 using kernels::cpu::StoreKvRow;
-using kernels::cpu::WidenRow;
+
+// dst [0, n) = the fp32 values of a stored row of n elements (a multiple of
+// 8), eight at a time as attention widens them.
+template <DType T>
+void WidenRow(const uint8_t* row, int64_t n, float* dst) {
+  for (int64_t d = 0; d < n; d += 8) _mm256_storeu_ps(dst + d, kernels::cpu::Widen8<T>(row, d));
+}
 
 nlohmann::json LoadGolden() {
   std::ifstream in(testing::DataPath("dtype_golden.json"));
