@@ -175,7 +175,7 @@ void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow,
     }
     for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
       float* sh[kPassHeads];
-      for (int h = 0; h < kPassHeads; ++h) sh[h] = scores + (h0 + h) * ctx;
+      for (int h = 0; h < kPassHeads; ++h) sh[h] = scores + std::min(h0 + h, nh - 1) * ctx;
       switch (std::min(kPassHeads, nh - h0)) {
         case 1: ScoreRows<T, 1>(qh + h0, krow, p0, np, hd, sv, sh); break;
         case 2: ScoreRows<T, 2>(qh + h0, krow, p0, np, hd, sv, sh); break;
@@ -236,7 +236,7 @@ void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int6
                         float* const* out) {
   for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
     const float* wh[kPassHeads];
-    for (int h = 0; h < kPassHeads; ++h) wh[h] = w + (h0 + h) * ctx;
+    for (int h = 0; h < kPassHeads; ++h) wh[h] = w + std::min(h0 + h, nh - 1) * ctx;
     // Three heads take 24 dimensions at a time (16 for Q8_0, whose pieces
     // must not cross a block of 32), fewer heads 32.
     constexpr int kNV3 = T == DType::kQ8_0 ? 2 : 3;
