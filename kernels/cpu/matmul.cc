@@ -316,15 +316,25 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
     for (const MatMulPart& p : parts) MatMul(x, n_tokens, *p.w, p.y, pool, act);
     return;
   }
-  // Quantized once, read by every worker.
+  // Quantized once, read by every worker; Q4 parts read the whole groups
+  // transposed (cpu::TransposeQ4Groups), also made once.
   const int64_t n_pairs = cpu::PairsOf(cols / cpu::kQBlock);
-  thread_local std::vector<cpu::Q8ActPair> xq;
+  bool transposed = false;
+  for (const MatMulPart& p : parts) transposed = transposed || cpu::ReadsTransposedGroups(p.w->dtype);
+  thread_local std::vector<cpu::Q8ActPair> xq, xt;
   if (static_cast<int64_t>(xq.size()) < n_tokens * n_pairs) xq.resize(n_tokens * n_pairs);
-  // Several tokens are quantized by the whole pool (through a pointer: xq
-  // itself names each thread's own scratch).
+  if (transposed && static_cast<int64_t>(xt.size()) < n_tokens * n_pairs) {
+    xt.resize(n_tokens * n_pairs);
+  }
+  // Several tokens are quantized by the whole pool (through pointers: xq and
+  // xt themselves name each thread's own scratch).
   cpu::Q8ActPair* xq_out = xq.data();
+  cpu::Q8ActPair* xt_out = xt.data();
   auto quantize = [&](int64_t b, int64_t e, int) {
-    for (int64_t t = b; t < e; ++t) cpu::QuantizeRowQ8(x + t * cols, cols, xq_out + t * n_pairs);
+    for (int64_t t = b; t < e; ++t) {
+      cpu::QuantizeRowQ8(x + t * cols, cols, xq_out + t * n_pairs);
+      if (transposed) cpu::TransposeQ4Groups(xq_out + t * n_pairs, n_pairs, xt_out + t * n_pairs);
+    }
   };
   if (pool != nullptr && pool->size() > 1 && n_tokens > 1) {
     pool->Run(n_tokens, 1, quantize);
@@ -346,7 +356,8 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
       const int64_t b = std::max(r0, first_row[i]), e = std::min(r1, first_row[i + 1]);
       if (b >= e) continue;
       const WeightMatrix& w = *parts[i].w;
-      fns[i](w.data.data(), cpu::PairedRowBytes(w.dtype, cols), xq_out, n_pairs, n_tokens, w.rows,
+      const cpu::Q8ActPair* xp = cpu::ReadsTransposedGroups(w.dtype) ? xt_out : xq_out;
+      fns[i](w.data.data(), cpu::PairedRowBytes(w.dtype, cols), xp, n_pairs, n_tokens, w.rows,
              parts[i].y, b - first_row[i], e - first_row[i]);
     }
   });

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <span>
+#include <vector>
 
 #include "kernels/check.h"
 #include "kernels/cpu/vec_math.h"
@@ -28,13 +30,20 @@ constexpr Segment kQ8_0Pair[] = {{0, 0, 0, 2},   {2, 1, 0, 2},    {4, 0, 2, 16},
                                  {20, 1, 2, 16}, {36, 0, 18, 16}, {52, 1, 18, 16}};
 
 // Q4: calls copy(group_off, block_off, len) for each field of block h (0 or
-// 1) of pair k of a group of n pairs: its d (and m for Q4_1), then its 16
-// bytes of nibbles, at group_off from the group's first byte.
+// 1) of pair k of a group of n pairs: its d (and m for Q4_1), then its
+// nibbles, at group_off from the group's first byte. A shorter group keeps
+// each block's 16 bytes together; a whole group spreads them in four words
+// of four bytes (kGroupPairs).
 template <class Copy>
 void ForQ4Fields(DType t, int64_t n, int64_t k, int64_t h, Copy&& copy) {
   const int64_t fields = t == DType::kQ4_1 ? 2 : 1;
   for (int64_t f = 0; f < fields; ++f) copy(4 * n * f + 2 * (h * n + k), 2 * f, 2);
-  copy(4 * n * fields + 32 * k + 16 * h, 2 * fields, 16);
+  const int64_t qs = 4 * n * fields;
+  if (n < kGroupPairs) {
+    copy(qs + 32 * k + 16 * h, 2 * fields, 16);
+    return;
+  }
+  for (int64_t v = 0; v < 4; ++v) copy(qs + 32 * v + 4 * (4 * h + k), 2 * fields + 4 * v, 4);
 }
 
 }  // namespace
@@ -176,6 +185,52 @@ void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out) {
   }
 }
 
+namespace {
+
+// 4 x 4 transpose of 4-byte words in each 128-bit half: word (h, v) of
+// in[p] → word (h, p) of out[v].
+void TransposeWords(const __m256i in[4], __m256i out[4]) {
+  const __m256i t0 = _mm256_unpacklo_epi32(in[0], in[1]);
+  const __m256i t1 = _mm256_unpackhi_epi32(in[0], in[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(in[2], in[3]);
+  const __m256i t3 = _mm256_unpackhi_epi32(in[2], in[3]);
+  out[0] = _mm256_unpacklo_epi64(t0, t2);
+  out[1] = _mm256_unpackhi_epi64(t0, t2);
+  out[2] = _mm256_unpacklo_epi64(t1, t3);
+  out[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+// One field (lo, hi or k: 32 bytes at `offset` in each pair) of the four
+// pairs at a, transposed into the four pairs at b.
+void TransposeField(const Q8ActPair* a, Q8ActPair* b, size_t offset) {
+  __m256i in[4], out[4];
+  for (int p = 0; p < 4; ++p) {
+    in[p] = _mm256_load_si256(
+        reinterpret_cast<const __m256i*>(reinterpret_cast<const char*>(a + p) + offset));
+  }
+  TransposeWords(in, out);
+  for (int v = 0; v < 4; ++v) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(reinterpret_cast<char*>(b + v) + offset),
+                       out[v]);
+  }
+}
+
+}  // namespace
+
+void TransposeQ4Groups(const Q8ActPair* x, int64_t np, Q8ActPair* out) {
+  int64_t j = 0;
+  for (; j + kGroupPairs <= np; j += kGroupPairs) {
+    for (size_t off : {offsetof(Q8ActPair, lo), offsetof(Q8ActPair, hi), offsetof(Q8ActPair, k)}) {
+      TransposeField(x + j, out + j, off);
+    }
+    for (int p = 0; p < kGroupPairs; ++p) {
+      std::memcpy(out[j + p].group_sums, x[j + p].group_sums, sizeof(x[j + p].group_sums));
+      out[j + p].scale = x[j + p].scale;
+    }
+  }
+  for (; j < np; ++j) out[j] = x[j];
+}
+
 float QuantizedActivation(const Q8ActPair* row, int64_t i) {
   const Q8ActPair& p = row[i / (2 * kQBlock)];
   const int64_t e = i % (2 * kQBlock), half = e / kQBlock, elem = e % kQBlock;
@@ -189,12 +244,14 @@ float QuantizedActivation(const Q8ActPair* row, int64_t i) {
 // AVX2 (the x86-64-v3 baseline): maddubs to int16 pairs, then madd with the
 // group multipliers to int32.
 #define GS_QD_NS avx2
+#define GS_QD_MADD_ACC(acc, x, k) _mm256_add_epi32(acc, _mm256_madd_epi16(x, k))
 #define GS_QD_IDOT2(ul, sl, kl, uh, sh, kh)                              \
   _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ul, sl), kl), \
                    _mm256_madd_epi16(_mm256_maddubs_epi16(uh, sh), kh))
 #include "kernels/cpu/quant_dot_body.inc"
 #undef GS_QD_NS
 #undef GS_QD_IDOT2
+#undef GS_QD_MADD_ACC
 
 // AVX-512 VNNI: the second step and the sum as two dpwssd (Q8_0; the Q4
 // kernels' one madd is the same in both). Only called when the CPU reports
@@ -202,6 +259,7 @@ float QuantizedActivation(const Q8ActPair* row, int64_t i) {
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
 #define GS_QD_NS vnni
+#define GS_QD_MADD_ACC(acc, x, k) _mm256_dpwssd_epi32(acc, x, k)
 #define GS_QD_IDOT2(ul, sl, kl, uh, sh, kh)                                              \
   _mm256_dpwssd_epi32(                                                                  \
       _mm256_dpwssd_epi32(_mm256_setzero_si256(), _mm256_maddubs_epi16(ul, sl), kl), \
@@ -209,6 +267,7 @@ float QuantizedActivation(const Q8ActPair* row, int64_t i) {
 #include "kernels/cpu/quant_dot_body.inc"
 #undef GS_QD_NS
 #undef GS_QD_IDOT2
+#undef GS_QD_MADD_ACC
 #pragma GCC pop_options
 
 QuantRowsFn PickQuantRows(DType t, bool allow_wide) {

@@ -29,7 +29,13 @@ inline int64_t PairsOf(int64_t n_blocks) { return (n_blocks + 1) / 2; }
 //   Q4_1 (40 n bytes): fp16 d[2n] | fp16 m[2n] | n × (qs0[16] qs1[16])
 // with d (and m) ordered b0 of the group's pairs 0..n-1, then b1 of the same
 // pairs. (qs byte j holds element j in its low nibble and j + 16 in its high
-// one, as in GGUF.) Same size as the GGUF row, plus one zero block for odd nb.
+// one, as in GGUF.) In a whole group (n = 4) the nibbles are transposed in
+// words of four bytes: 32-byte vector v holds bytes 4v..4v+3 of each of the
+// group's eight blocks, in header order, so the integer sums of the four
+// vectors add lane by lane to one sum per block (no folding across lanes).
+// The Q4 kernels transpose the activations' pairs of such a group the same
+// way (TransposeGroups). Same size as the GGUF row, plus one zero block for
+// odd nb.
 constexpr int kGroupPairs = 4;
 int64_t PairedRowBytes(DType t, int64_t cols);
 // `rows` GGUF-layout rows of `cols` elements → packed rows.
@@ -76,12 +82,21 @@ struct alignas(32) Q8ActPair {
 // x [k] (k a multiple of 32) → PairsOf(k / 32) pairs, q rounded to nearest.
 void QuantizeRowQ8(const float* x, int64_t k, Q8ActPair* out);
 
+// The Q4 kernels read each whole group of four activation pairs transposed
+// like the group's nibbles (see PackPairedRows): lo, hi and k of pair p's
+// 4-byte word (h, v) move to word (h, p) of pair v, in each 128-bit half.
+// One token's np pairs x → out (a shorter last group, the group sums and the
+// scale as they are). Q8_0 reads the pairs as QuantizeRowQ8 writes them.
+void TransposeQ4Groups(const Q8ActPair* x, int64_t np, Q8ActPair* out);
+inline bool ReadsTransposedGroups(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1; }
+
 // Element i (< k) of a quantized row, as the kernels see it.
 float QuantizedActivation(const Q8ActPair* row, int64_t i);
 
 // ---- Products ----
 // Rows [r0, r1) of y [n, n_out] = x · Wᵀ: w is the whole weight matrix in the
-// paired layout (row_bytes per row), x holds n activation rows of np pairs.
+// paired layout (row_bytes per row), x holds n activation rows of np pairs
+// (through TransposeQ4Groups for Q4_0 and Q4_1).
 // A token's outputs are bitwise the same whatever n is (batching does not
 // change results).
 using QuantRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const Q8ActPair* x, int64_t np,

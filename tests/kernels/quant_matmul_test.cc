@@ -224,6 +224,16 @@ std::vector<kernels::cpu::Q8ActPair> QuantizeRows(const std::vector<float>& x, i
   return xq;
 }
 
+// The activations as dtype t's kernels read them: Q4 kernels take whole
+// groups transposed (TransposeQ4Groups), Q8_0 the pairs as they are.
+std::vector<kernels::cpu::Q8ActPair> ForKernel(DType t, const std::vector<kernels::cpu::Q8ActPair>& xq,
+                                               int64_t np) {
+  if (!kernels::cpu::ReadsTransposedGroups(t)) return xq;
+  std::vector<kernels::cpu::Q8ActPair> xt(xq.size());
+  for (size_t r = 0; r < xq.size(); r += np) kernels::cpu::TransposeQ4Groups(&xq[r], np, &xt[r]);
+  return xt;
+}
+
 // The AVX-512 VNNI kernels (when this CPU has them) compute the same integer
 // sums as the AVX2 baseline.
 TEST(QuantMatMulTest, WideKernelsMatchBaseline) {
@@ -234,7 +244,7 @@ TEST(QuantMatMulTest, WideKernelsMatchBaseline) {
     std::vector<float> x(7 * 512);
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     for (float& v : x) v = gauss(rng);
-    const auto xq = QuantizeRows(x, 7, 512);
+    const auto xq = ForKernel(t, QuantizeRows(x, 7, 512), 8);
     const WeightMatrix p = Packed(w);
     const int64_t rb = kernels::cpu::PairedRowBytes(t, 512);
     for (int nt = 1; nt <= 7; ++nt) {
@@ -264,7 +274,7 @@ TEST(QuantMatMulTest, BatchingDoesNotChangeResults) {
     std::vector<float> x(n * cols);
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     for (float& v : x) v = gauss(rng);
-    const auto xq = QuantizeRows(x, n, cols);
+    const auto xq = ForKernel(t, QuantizeRows(x, n, cols), np);
     const int64_t rb = kernels::cpu::PairedRowBytes(t, cols);
     const auto rows_fn = kernels::cpu::PickQuantRows(t);
     std::vector<float> all(n * rows);
@@ -383,6 +393,46 @@ TEST(QuantMatMulTest, QuantizeRowRoundTrips) {
 
 // Packing keeps every weight: the packed rows dequantize to exactly the GGUF
 // rows, odd block counts and every length of a row's last Q4 group included.
+// TransposeQ4Groups moves lo, hi and k of pair p's 4-byte word (h, v) to
+// word (h, p) of pair v within each whole group of four pairs (the header's
+// words), and leaves a shorter last group, the group sums and the scales.
+TEST(QuantMatMulTest, Q4GroupsTransposeAsTheHeaderSays) {
+  std::mt19937 rng(31);
+  const int64_t np = 10;  // two whole groups and one of two pairs
+  std::vector<kernels::cpu::Q8ActPair> x(np), out(np);
+  for (auto& p : x) {
+    auto* bytes = reinterpret_cast<uint8_t*>(&p);
+    for (size_t i = 0; i < sizeof(p); ++i) bytes[i] = static_cast<uint8_t>(rng());
+  }
+  kernels::cpu::TransposeQ4Groups(x.data(), np, out.data());
+  auto word = [](const void* field, int64_t h, int64_t v) {
+    uint32_t w;
+    std::memcpy(&w, static_cast<const uint8_t*>(field) + 16 * h + 4 * v, 4);
+    return w;
+  };
+  for (int64_t g = 0; g < 8; g += 4) {
+    for (int64_t p = 0; p < 4; ++p) {
+      for (int64_t h = 0; h < 2; ++h) {
+        for (int64_t v = 0; v < 4; ++v) {
+          SCOPED_TRACE("group " + std::to_string(g) + " pair " + std::to_string(p));
+          EXPECT_EQ(word(out[g + v].lo, h, p), word(x[g + p].lo, h, v));
+          EXPECT_EQ(word(out[g + v].hi, h, p), word(x[g + p].hi, h, v));
+          EXPECT_EQ(word(out[g + v].k, h, p), word(x[g + p].k, h, v));
+        }
+      }
+      EXPECT_EQ(std::memcmp(out[g + p].group_sums, x[g + p].group_sums, 32), 0);
+      EXPECT_EQ(out[g + p].scale, x[g + p].scale);
+    }
+  }
+  for (int64_t j = 8; j < np; ++j) {
+    EXPECT_EQ(std::memcmp(out[j].lo, x[j].lo, 32), 0) << j;
+    EXPECT_EQ(std::memcmp(out[j].hi, x[j].hi, 32), 0) << j;
+    EXPECT_EQ(std::memcmp(out[j].k, x[j].k, 32), 0) << j;
+    EXPECT_EQ(std::memcmp(out[j].group_sums, x[j].group_sums, 32), 0) << j;
+    EXPECT_EQ(out[j].scale, x[j].scale) << j;
+  }
+}
+
 TEST(QuantMatMulTest, PackedRowsHoldTheSameWeights) {
   std::mt19937 rng(9);
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
