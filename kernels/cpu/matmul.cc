@@ -320,7 +320,9 @@ void MatMulShared(const float* x, int64_t n_tokens, std::span<const MatMulPart> 
   // transposed (cpu::TransposeQ4Groups), also made once.
   const int64_t n_pairs = cpu::PairsOf(cols / cpu::kQBlock);
   bool transposed = false;
-  for (const MatMulPart& p : parts) transposed = transposed || cpu::ReadsTransposedGroups(p.w->dtype);
+  for (const MatMulPart& p : parts) {
+    transposed = transposed || cpu::ReadsTransposedGroups(p.w->dtype);
+  }
   thread_local std::vector<cpu::Q8ActPair> xq, xt;
   if (static_cast<int64_t>(xq.size()) < n_tokens * n_pairs) xq.resize(n_tokens * n_pairs);
   if (transposed && static_cast<int64_t>(xt.size()) < n_tokens * n_pairs) {

@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstring>
 #include <span>
-#include <vector>
 
 #include "kernels/check.h"
 #include "kernels/cpu/vec_math.h"
@@ -220,9 +219,9 @@ void TransposeField(const Q8ActPair* a, Q8ActPair* b, size_t offset) {
 void TransposeQ4Groups(const Q8ActPair* x, int64_t np, Q8ActPair* out) {
   int64_t j = 0;
   for (; j + kGroupPairs <= np; j += kGroupPairs) {
-    for (size_t off : {offsetof(Q8ActPair, lo), offsetof(Q8ActPair, hi), offsetof(Q8ActPair, k)}) {
-      TransposeField(x + j, out + j, off);
-    }
+    TransposeField(x + j, out + j, offsetof(Q8ActPair, lo));
+    TransposeField(x + j, out + j, offsetof(Q8ActPair, hi));
+    TransposeField(x + j, out + j, offsetof(Q8ActPair, k));
     for (int p = 0; p < kGroupPairs; ++p) {
       std::memcpy(out[j + p].group_sums, x[j + p].group_sums, sizeof(x[j + p].group_sums));
       out[j + p].scale = x[j + p].scale;

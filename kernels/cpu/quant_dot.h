@@ -34,8 +34,8 @@ inline int64_t PairsOf(int64_t n_blocks) { return (n_blocks + 1) / 2; }
 // group's eight blocks, in header order, so the integer sums of the four
 // vectors add lane by lane to one sum per block (no folding across lanes).
 // The Q4 kernels transpose the activations' pairs of such a group the same
-// way (TransposeGroups). Same size as the GGUF row, plus one zero block for
-// odd nb.
+// way (TransposeQ4Groups). Same size as the GGUF row, plus one zero block
+// for odd nb.
 constexpr int kGroupPairs = 4;
 int64_t PairedRowBytes(DType t, int64_t cols);
 // `rows` GGUF-layout rows of `cols` elements → packed rows.

@@ -168,7 +168,9 @@ void QuantRows(benchmark::State& state, DType t, int64_t n, int64_t rows, int64_
   for (int64_t i = 0; i < n; ++i) kernels::cpu::QuantizeRowQ8(&x[i * cols], cols, &xq[i * np]);
   if (kernels::cpu::ReadsTransposedGroups(t)) {
     const std::vector<kernels::cpu::Q8ActPair> pairs = xq;
-    for (int64_t i = 0; i < n; ++i) kernels::cpu::TransposeQ4Groups(&pairs[i * np], np, &xq[i * np]);
+    for (int64_t i = 0; i < n; ++i) {
+      kernels::cpu::TransposeQ4Groups(&pairs[i * np], np, &xq[i * np]);
+    }
   }
   std::vector<float> y(n * rows);
   const auto fn = kernels::cpu::PickQuantRows(t);

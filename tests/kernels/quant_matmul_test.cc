@@ -226,7 +226,8 @@ std::vector<kernels::cpu::Q8ActPair> QuantizeRows(const std::vector<float>& x, i
 
 // The activations as dtype t's kernels read them: Q4 kernels take whole
 // groups transposed (TransposeQ4Groups), Q8_0 the pairs as they are.
-std::vector<kernels::cpu::Q8ActPair> ForKernel(DType t, const std::vector<kernels::cpu::Q8ActPair>& xq,
+std::vector<kernels::cpu::Q8ActPair> ForKernel(DType t,
+                                               const std::vector<kernels::cpu::Q8ActPair>& xq,
                                                int64_t np) {
   if (!kernels::cpu::ReadsTransposedGroups(t)) return xq;
   std::vector<kernels::cpu::Q8ActPair> xt(xq.size());
