@@ -3,8 +3,9 @@
 // multiplies, the float multiply-add, the int-to-float conversion and the
 // sign operation of Q8_0), against a plain vector add; the kernels
 // themselves on weights resident in L2, in multiply-adds per second (and
-// bytes of weights per second); and whole one-token products of every dtype
-// on weights streamed from memory, against the probe on one thread.
+// bytes of weights per second); whole one-token products of every dtype on
+// weights streamed from memory, against the probe on one thread; and the
+// fixed cost of a small product on one and two threads (BM_SmallProduct).
 //
 //   build/bin/quant_kernels_bench [--benchmark_filter=...]
 //
@@ -22,6 +23,7 @@
 #include "kernels/bandwidth_probe.h"
 #include "kernels/dtype.h"
 #include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
 #include "kernels/weight_arena.h"
 #include "kernels/weight_matrix.h"
 #include "kernels/cpu/quant_dot.h"
@@ -267,6 +269,55 @@ BENCHMARK(BM_MatMulFromMemory)
     ->Arg(static_cast<int64_t>(DType::kQ8_0))
     ->Arg(static_cast<int64_t>(DType::kQ4_0))
     ->Arg(static_cast<int64_t>(DType::kQ4_1));
+
+// A decode step is about a hundred one-token products, and the small ones
+// (k, v, o: 192-576 rows) pay a fixed cost per call: the activation
+// rounding on the calling thread, the hand-off to the pool's other thread
+// and back (the rounded activations and the outputs cross between cores),
+// and the first misses of each weight stream. Q4_0 matrices of `rows` x 576
+// on a pool of `threads`, hot (one matrix, in cache) or cold (matrices back
+// to back in a weight arena, 256 MB, as BM_MatMulFromMemory). The time per
+// product (µs) against rows shows the fixed part (the time at zero rows).
+void BM_SmallProduct(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  const bool cold = state.range(2) != 0;
+  constexpr int64_t kCols = 576;
+  const DType t = DType::kQ4_0;
+  const int64_t bytes = rows * RowBytes(t, kCols);
+  const int64_t n_mats = cold ? std::max<int64_t>(8, (int64_t{256} << 20) / bytes) : 1;
+  std::mt19937 rng(5);
+  WeightArena arena;
+  std::vector<WeightMatrix> mats(n_mats);
+  std::vector<uint8_t> gguf(bytes);
+  for (uint8_t& b : gguf) b = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < gguf.size(); i += BlockBytes(t)) {
+    const uint16_t half = 0x2000;  // small positive fp16 scales
+    std::memcpy(&gguf[i], &half, 2);
+  }
+  for (WeightMatrix& w : mats) {
+    w.dtype = t;
+    w.rows = rows;
+    w.cols = kCols;
+    kernels::PackForCpu(&w, gguf, &arena);
+  }
+  ThreadPool pool(threads);
+  std::vector<float> x(kCols), y(rows);
+  for (float& v : x) v = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;
+  int64_t m = 0;
+  for (auto _ : state) {
+    kernels::MatMul(x.data(), 1, mats[m], y.data(), &pool, kernels::Activations::kInt8);
+    benchmark::ClobberMemory();
+    m = (m + 1) % n_mats;
+  }
+  state.counters["weight_bytes_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * mats[0].data.size(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SmallProduct)
+    ->ArgsProduct({{64, 192, 576, 1536}, {1, 2}, {0, 1}})
+    ->ArgNames({"rows", "threads", "cold"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // What one thread reads from memory (the probe `bench` holds decode against,
 // on this thread alone).
