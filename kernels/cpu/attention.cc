@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "kernels/check.h"
@@ -39,24 +38,6 @@ constexpr int kMaxHeadsPerRun = 16;
 // once for all of them (HN x 4 score sums, or HN x NV value sums, stay in
 // registers).
 constexpr int kPassHeads = 3;
-
-// The fp32 values of one Q8_0 row, eight at a time, within the block of 32
-// that holds element d0: Widen8's bits, the block's scale read once.
-struct Q8Widener {
-  const uint8_t* q;  // the block's 32 int8 values
-  int64_t d0;        // the element q[0] holds
-  __m256 scale;
-  Q8Widener(const uint8_t* row, int64_t d) : q(row + d / 32 * 34 + 2), d0(d / 32 * 32) {
-    uint16_t dh;
-    std::memcpy(&dh, q - 2, 2);
-    scale = _mm256_set1_ps(_cvtsh_ss(dh));
-  }
-  // d in [d0, d0 + 32), a multiple of 8.
-  __m256 operator()(int64_t d) const {
-    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + (d - d0)));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), scale);
-  }
-};
 
 // Lane i of the result: the sum of the eight lanes of a[i], for rows 0..3.
 inline __m128 Reduce4(const __m256 a[4]) {
@@ -122,7 +103,7 @@ inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_
     // A block's scale once per row.
     for (int64_t d0 = 0; d0 < hd; d0 += 32) {
       for (int i = 0; i < 4; ++i) {
-        const Q8Widener row(r[i], d0);
+        const cpu::Q8RowBlock row(r[i], d0);
         for (int64_t d = d0; d < d0 + 32; d += 8) {
           const __m256 k = row(d);
           for (int h = 0; h < HN; ++h) {
@@ -198,7 +179,7 @@ inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t
   for (int64_t p = 0; p < ctx; ++p) {
     __m256 v[NV];
     if constexpr (T == DType::kQ8_0) {
-      const Q8Widener row(vrow[p], d0);  // the NV vectors lie in one block
+      const cpu::Q8RowBlock row(vrow[p], d0);  // the NV vectors lie in one block
       for (int j = 0; j < NV; ++j) v[j] = row(d0 + 8 * j);
     } else {
       for (int j = 0; j < NV; ++j) v[j] = cpu::Widen8<T>(vrow[p], d0 + 8 * j);

@@ -35,6 +35,26 @@ inline void StoreKvRow(DType t, const float* x, int64_t n, uint8_t* row) {
   }
 }
 
+// The fp32 values of one Q8_0 row's block of 32, eight at a time: the block
+// holding element d is found and its scale converted once. |q| <= 128 times
+// an 11-bit fp16 mantissa is exact in fp32, so this equals DequantizeRow bit
+// for bit.
+struct Q8RowBlock {
+  const uint8_t* q;  // the block's 32 int8 values
+  int64_t d0;        // the element q[0] holds
+  __m256 scale;
+  Q8RowBlock(const uint8_t* row, int64_t d) : q(row + d / 32 * 34 + 2), d0(d / 32 * 32) {
+    uint16_t dh;
+    std::memcpy(&dh, q - 2, 2);
+    scale = _mm256_set1_ps(_cvtsh_ss(dh));
+  }
+  // Elements [d, d + 8), inside [d0, d0 + 32).
+  __m256 operator()(int64_t d) const {
+    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + (d - d0)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), scale);
+  }
+};
+
 // The fp32 values of row elements [d, d + 8). For Q8_0, d must not cross a
 // block: [d, d + 8) lies inside one block of 32.
 template <DType T>
@@ -48,14 +68,7 @@ inline __m256 Widen8(const uint8_t* row, int64_t d) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
   } else {
     static_assert(T == DType::kQ8_0, "KV rows are F32, F16, BF16 or Q8_0");
-    const uint8_t* blk = row + d / 32 * 34;
-    uint16_t dh;
-    std::memcpy(&dh, blk, 2);
-    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + d % 32));
-    // |q| <= 128 times an 11-bit fp16 mantissa: the product is exact in fp32,
-    // so this equals DequantizeRow bit for bit.
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)),
-                         _mm256_set1_ps(_cvtsh_ss(dh)));
+    return Q8RowBlock(row, d)(d);
   }
 }
 
