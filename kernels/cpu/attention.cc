@@ -77,11 +77,13 @@ void Softmax(float* s, int64_t n) {
 }
 
 // Asks for the cache lines of the `bytes` bytes at p (a row need not start on
-// a line: Q8_0 rows of head_dim 64 are 68 bytes).
+// a line: Q8_0 rows of head_dim 64 are 68 bytes), into L2 (kHint
+// _MM_HINT_T1) or L1 as well (_MM_HINT_T0).
+template <auto kHint>
 inline void Prefetch(const uint8_t* p, int64_t bytes) {
   const uintptr_t end = reinterpret_cast<uintptr_t>(p) + bytes;
   for (uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}; a < end; a += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(a), kHint);
   }
 }
 
@@ -138,21 +140,23 @@ inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_
 // [0, ctx) (krow[p]: the key row of position p, `row_bytes` bytes of T),
 // head_dim a multiple of 8: four key rows at a time meet up to kPassHeads
 // heads. Rows are read once from memory and live in blocks scattered by the
-// block table: the rows 16 positions ahead are asked for.
+// block table: the key and value rows kAheadRows positions ahead are asked
+// for, into L2 (the values are used after the softmax, from L2).
+constexpr int64_t kAheadRows = 64;
 template <DType T>
 void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow,
                 const uint8_t* const* vrow, int64_t ctx, int64_t hd, int64_t row_bytes, float scale,
                 float* scores) {
   const __m128 sv = _mm_set1_ps(scale);
-  for (int64_t p = 0; p < std::min<int64_t>(ctx, 16); ++p) {
-    Prefetch(krow[p], row_bytes);
-    Prefetch(vrow[p], row_bytes);
+  for (int64_t p = 0; p < std::min(ctx, kAheadRows); ++p) {
+    Prefetch<_MM_HINT_T1>(krow[p], row_bytes);
+    Prefetch<_MM_HINT_T1>(vrow[p], row_bytes);
   }
   for (int64_t p0 = 0; p0 < ctx; p0 += 4) {
     const int np = static_cast<int>(std::min<int64_t>(4, ctx - p0));
-    for (int64_t p = p0 + 16; p < std::min(ctx, p0 + 20); ++p) {
-      Prefetch(krow[p], row_bytes);
-      Prefetch(vrow[p], row_bytes);
+    for (int64_t p = p0 + kAheadRows; p < std::min(ctx, p0 + kAheadRows + 4); ++p) {
+      Prefetch<_MM_HINT_T1>(krow[p], row_bytes);
+      Prefetch<_MM_HINT_T1>(vrow[p], row_bytes);
     }
     for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
       float* sh[kPassHeads];
@@ -166,17 +170,19 @@ void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow,
   }
 }
 
-// out_h[d0, d0 + 8 NV) = sum_p w_h[p] * v_p[d0, d0 + 8 NV) over p in [0, ctx)
-// in order, for the HN heads of one pass: each stored vector is widened in
-// registers once for all of them.
+// out_h[d0, d0 + 8 NV) += sum_p w_h[p] * v_p[d0, d0 + 8 NV) over p in [p0, p1)
+// in order (out_h starts from zero when p0 is 0), for the HN heads of one
+// pass: each stored vector is widened in registers once for all of them.
 template <DType T, int HN, int NV>
-inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t ctx, int64_t d0,
-                      float* const* out) {
+inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t p0, int64_t p1,
+                      int64_t d0, float* const* out) {
   __m256 a[HN][NV];
   for (int h = 0; h < HN; ++h) {
-    for (int j = 0; j < NV; ++j) a[h][j] = _mm256_setzero_ps();
+    for (int j = 0; j < NV; ++j) {
+      a[h][j] = p0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(out[h] + d0 + 8 * j);
+    }
   }
-  for (int64_t p = 0; p < ctx; ++p) {
+  for (int64_t p = p0; p < p1; ++p) {
     __m256 v[NV];
     if constexpr (T == DType::kQ8_0) {
       const cpu::Q8RowBlock row(vrow[p], d0);  // the NV vectors lie in one block
@@ -194,24 +200,34 @@ inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t
   }
 }
 
-// The heads of one pass over dimensions [0, hd) in pieces of at most 8 NV.
+// Value rows taken per round of passes: the passes after the first over
+// dimensions [0, hd) find the round's rows in L1 (64 rows of 64 f32 are
+// 16 KiB), so a long context's rows come from memory once, not once per pass.
+constexpr int64_t kValueRows = 64;
+
+// The heads of one pass over dimensions [0, hd) in pieces of at most 8 NV,
+// kValueRows positions at a time.
 template <DType T, int HN, int NV>
 void ValuePasses(const float* const* w, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
                  float* const* out) {
-  int64_t d0 = 0;
-  for (; d0 + 8 * NV <= hd; d0 += 8 * NV) ValuePass<T, HN, NV>(w, vrow, ctx, d0, out);
-  switch ((hd - d0) / 8) {
-    case 1: ValuePass<T, HN, 1>(w, vrow, ctx, d0, out); break;
-    case 2: ValuePass<T, HN, 2>(w, vrow, ctx, d0, out); break;
-    case 3: ValuePass<T, HN, 3>(w, vrow, ctx, d0, out); break;
-    default: break;
+  for (int64_t p0 = 0; p0 < ctx; p0 += kValueRows) {
+    const int64_t p1 = std::min(ctx, p0 + kValueRows);
+    int64_t d0 = 0;
+    for (; d0 + 8 * NV <= hd; d0 += 8 * NV) ValuePass<T, HN, NV>(w, vrow, p0, p1, d0, out);
+    switch ((hd - d0) / 8) {
+      case 1: ValuePass<T, HN, 1>(w, vrow, p0, p1, d0, out); break;
+      case 2: ValuePass<T, HN, 2>(w, vrow, p0, p1, d0, out); break;
+      case 3: ValuePass<T, HN, 3>(w, vrow, p0, p1, d0, out); break;
+      default: break;
+    }
   }
 }
 
 // out_h = sum_p w[h * ctx + p] * v_p for heads [0, nh), head_dim a multiple
 // of 8, up to kPassHeads heads per pass over the rows. Each output lane sums
-// over p in order, so a narrow cache gives the bits of an fp32 cache holding
-// the widened values, however the heads are grouped into passes.
+// over p in order (a round's partial sums wait in out_h, stored and loaded
+// exactly), so a narrow cache gives the bits of an fp32 cache holding the
+// widened values, however the heads are grouped into passes.
 template <DType T>
 void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
                         float* const* out) {

@@ -322,6 +322,69 @@ TEST_P(PagedAttentionDTypes, ThreadSplitChangesNoBit) {
   }
 }
 
+// One sequence decoding one token after `ctx - 1` cached positions, in
+// blocks of 16 scattered by the block table: many rounds of value rows
+// (kValueRows), and a group's heads split between threads.
+Step MakeLongDecode(std::mt19937& rng, int hd, int n_heads, int n_groups, int ctx) {
+  Step s;
+  s.hd = hd;
+  s.n_heads = n_heads;
+  s.n_groups = n_groups;
+  s.block = 16;
+  s.max_blocks = (ctx + s.block - 1) / s.block;
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int h = 0; h < n_heads; ++h) s.head_group.push_back(h / (n_heads / n_groups));
+  for (int i = 0; i < s.max_blocks; ++i) s.tables.push_back((i * 7) % s.max_blocks);
+  const size_t cache = static_cast<size_t>(s.max_blocks) * n_groups * s.block * hd;
+  s.k_cache.resize(cache);
+  s.v_cache.resize(cache);
+  for (float& x : s.k_cache) x = g(rng);
+  for (float& x : s.v_cache) x = g(rng);
+  s.positions.push_back(ctx - 1);
+  s.token_seq.push_back(0);
+  s.q.resize(static_cast<size_t>(n_heads) * hd);
+  for (float& x : s.q) x = 2.0f * g(rng);  // sharper weights than N(0, 1)
+  return s;
+}
+
+TEST_P(PagedAttentionDTypes, LongDecodeThreadSplitChangesNoBit) {
+  const Shape& sh = GetParam().shape;
+  std::mt19937 rng(11);
+  const Step s = MakeLongDecode(rng, sh.hd, sh.n_heads, sh.n_groups, 1000);
+  const TypedCache c = Store(s, GetParam().dtype);
+  const std::vector<float> alone = Attend(s, nullptr, GetParam().dtype, c.k.data(), c.v.data());
+  for (int threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(Attend(s, &pool, GetParam().dtype, c.k.data(), c.v.data()), alone)
+        << threads << " threads";
+  }
+  // And alone is the attention over the widened values (in double, to 1e-5).
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.hd));
+  auto row = [&](const std::vector<float>& cache, int pos, int g) {
+    const int blk = s.tables[pos / s.block];
+    return cache.data() +
+           ((static_cast<int64_t>(blk) * s.n_groups + g) * s.block + pos % s.block) * s.hd;
+  };
+  const int ctx = s.positions[0] + 1;
+  for (int h = 0; h < s.n_heads; ++h) {
+    const int g = s.head_group[h];
+    std::vector<double> w(ctx);
+    double mx = -1e300, sum = 0;
+    for (int p = 0; p < ctx; ++p) {
+      double d = 0;
+      for (int i = 0; i < s.hd; ++i) d += static_cast<double>(s.q[h * s.hd + i]) * row(c.k_wide, p, g)[i];
+      w[p] = d * scale;
+      mx = std::max(mx, w[p]);
+    }
+    for (double& x : w) sum += (x = std::exp(x - mx));
+    for (int i = 0; i < s.hd; ++i) {
+      double ref = 0;
+      for (int p = 0; p < ctx; ++p) ref += w[p] / sum * row(c.v_wide, p, g)[i];
+      ASSERT_NEAR(alone[h * s.hd + i], ref, 1e-5) << "head " << h << " element " << i;
+    }
+  }
+}
+
 // f16 and bf16 on every head size above (12: the scalar path); q8_0 needs
 // head_dim a multiple of 32.
 INSTANTIATE_TEST_SUITE_P(
