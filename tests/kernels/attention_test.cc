@@ -311,15 +311,20 @@ TEST_P(PagedAttentionDTypes, StaysWithinTheFormatsBoundOfTheFp32Inputs) {
   std::printf("[kv %s] largest error %.3f of its bound\n", DTypeLowerName(dtype), worst);
 }
 
-TEST_P(PagedAttentionDTypes, ThreadSplitChangesNoBit) {
-  const Step s = MakeCaseStep(5);
-  const TypedCache c = Store(s, GetParam().dtype);
-  const std::vector<float> alone = Attend(s, nullptr, GetParam().dtype, c.k.data(), c.v.data());
+// The step's attention over cache c on the calling thread alone, after
+// checking that pools of 2, 3 and 4 threads give the same bits.
+std::vector<float> SameOnAnyThreads(const Step& s, DType dtype, const TypedCache& c) {
+  const std::vector<float> alone = Attend(s, nullptr, dtype, c.k.data(), c.v.data());
   for (int threads : {2, 3, 4}) {
     ThreadPool pool(threads);
-    EXPECT_EQ(Attend(s, &pool, GetParam().dtype, c.k.data(), c.v.data()), alone)
-        << threads << " threads";
+    EXPECT_EQ(Attend(s, &pool, dtype, c.k.data(), c.v.data()), alone) << threads << " threads";
   }
+  return alone;
+}
+
+TEST_P(PagedAttentionDTypes, ThreadSplitChangesNoBit) {
+  const Step s = MakeCaseStep(5);
+  SameOnAnyThreads(s, GetParam().dtype, Store(s, GetParam().dtype));
 }
 
 // One sequence decoding one token after `ctx - 1` cached positions, in
@@ -352,12 +357,7 @@ TEST_P(PagedAttentionDTypes, LongDecodeThreadSplitChangesNoBit) {
   std::mt19937 rng(11);
   const Step s = MakeLongDecode(rng, sh.hd, sh.n_heads, sh.n_groups, 1000);
   const TypedCache c = Store(s, GetParam().dtype);
-  const std::vector<float> alone = Attend(s, nullptr, GetParam().dtype, c.k.data(), c.v.data());
-  for (int threads : {2, 3, 4}) {
-    ThreadPool pool(threads);
-    EXPECT_EQ(Attend(s, &pool, GetParam().dtype, c.k.data(), c.v.data()), alone)
-        << threads << " threads";
-  }
+  const std::vector<float> alone = SameOnAnyThreads(s, GetParam().dtype, c);
   // And alone is the attention over the widened values (in double, to 1e-5).
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.hd));
   auto row = [&](const std::vector<float>& cache, int pos, int g) {
