@@ -372,7 +372,9 @@ TEST_P(PagedAttentionDTypes, LongDecodeThreadSplitChangesNoBit) {
     double mx = -1e300, sum = 0;
     for (int p = 0; p < ctx; ++p) {
       double d = 0;
-      for (int i = 0; i < s.hd; ++i) d += static_cast<double>(s.q[h * s.hd + i]) * row(c.k_wide, p, g)[i];
+      for (int i = 0; i < s.hd; ++i) {
+        d += static_cast<double>(s.q[h * s.hd + i]) * row(c.k_wide, p, g)[i];
+      }
       w[p] = d * scale;
       mx = std::max(mx, w[p]);
     }
