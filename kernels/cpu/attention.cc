@@ -77,13 +77,11 @@ void Softmax(float* s, int64_t n) {
 }
 
 // Asks for the cache lines of the `bytes` bytes at p (a row need not start on
-// a line: Q8_0 rows of head_dim 64 are 68 bytes), into L2 (kHint
-// _MM_HINT_T1) or L1 as well (_MM_HINT_T0).
-template <auto kHint>
+// a line: Q8_0 rows of head_dim 64 are 68 bytes), into L2.
 inline void Prefetch(const uint8_t* p, int64_t bytes) {
   const uintptr_t end = reinterpret_cast<uintptr_t>(p) + bytes;
   for (uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}; a < end; a += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(a), kHint);
+    _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T1);
   }
 }
 
@@ -149,14 +147,14 @@ void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow,
                 float* scores) {
   const __m128 sv = _mm_set1_ps(scale);
   for (int64_t p = 0; p < std::min(ctx, kAheadRows); ++p) {
-    Prefetch<_MM_HINT_T1>(krow[p], row_bytes);
-    Prefetch<_MM_HINT_T1>(vrow[p], row_bytes);
+    Prefetch(krow[p], row_bytes);
+    Prefetch(vrow[p], row_bytes);
   }
   for (int64_t p0 = 0; p0 < ctx; p0 += 4) {
     const int np = static_cast<int>(std::min<int64_t>(4, ctx - p0));
     for (int64_t p = p0 + kAheadRows; p < std::min(ctx, p0 + kAheadRows + 4); ++p) {
-      Prefetch<_MM_HINT_T1>(krow[p], row_bytes);
-      Prefetch<_MM_HINT_T1>(vrow[p], row_bytes);
+      Prefetch(krow[p], row_bytes);
+      Prefetch(vrow[p], row_bytes);
     }
     for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
       float* sh[kPassHeads];

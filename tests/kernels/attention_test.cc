@@ -92,15 +92,16 @@ void PrintTo(const Shape& s, std::ostream* os) {
 
 class PagedAttentionShapes : public ::testing::TestWithParam<Shape> {};
 
-TEST_P(PagedAttentionShapes, MatchesDirectSoftmaxOnAMixedStep) {
-  std::mt19937 rng(3);
-  const Step s = MakeStep(rng, GetParam().hd, GetParam().n_heads, GetParam().n_groups);
-  ThreadPool pool(2);
-  const std::vector<float> out = Attend(s, &pool);
+// softmax(q·kᵀ / sqrt(hd))·v in double precision for every token and head of
+// step s over the caches k and v (laid out as s's fp32 cache), and `out`
+// within 1e-5 of it.
+void ExpectDirectSoftmax(const Step& s, const std::vector<float>& k, const std::vector<float>& v,
+                         const std::vector<float>& out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.hd));
   auto row = [&](const std::vector<float>& cache, int seq, int pos, int g) {
     const int blk = s.tables[seq * s.max_blocks + pos / s.block];
-    return cache.data() + ((static_cast<int64_t>(blk) * s.n_groups + g) * s.block + pos % s.block) * s.hd;
+    return cache.data() +
+           ((static_cast<int64_t>(blk) * s.n_groups + g) * s.block + pos % s.block) * s.hd;
   };
   for (int64_t t = 0; t < s.n_tokens(); ++t) {
     for (int h = 0; h < s.n_heads; ++h) {
@@ -110,18 +111,25 @@ TEST_P(PagedAttentionShapes, MatchesDirectSoftmaxOnAMixedStep) {
       double mx = -1e300, sum = 0;
       for (int p = 0; p < ctx; ++p) {
         double d = 0;
-        for (int i = 0; i < s.hd; ++i) d += static_cast<double>(qv[i]) * row(s.k_cache, seq, p, g)[i];
+        for (int i = 0; i < s.hd; ++i) d += static_cast<double>(qv[i]) * row(k, seq, p, g)[i];
         w[p] = d * scale;
         mx = std::max(mx, w[p]);
       }
       for (double& x : w) sum += (x = std::exp(x - mx));
       for (int i = 0; i < s.hd; ++i) {
         double ref = 0;
-        for (int p = 0; p < ctx; ++p) ref += w[p] / sum * row(s.v_cache, seq, p, g)[i];
+        for (int p = 0; p < ctx; ++p) ref += w[p] / sum * row(v, seq, p, g)[i];
         ASSERT_NEAR(out[(t * s.n_heads + h) * s.hd + i], ref, 1e-5) << "token " << t << " head " << h;
       }
     }
   }
+}
+
+TEST_P(PagedAttentionShapes, MatchesDirectSoftmaxOnAMixedStep) {
+  std::mt19937 rng(3);
+  const Step s = MakeStep(rng, GetParam().hd, GetParam().n_heads, GetParam().n_groups);
+  ThreadPool pool(2);
+  ExpectDirectSoftmax(s, s.k_cache, s.v_cache, Attend(s, &pool));
 }
 
 // 16, 40 and 64 take the vector path, 12 the scalar one; 20 heads on one
@@ -358,33 +366,8 @@ TEST_P(PagedAttentionDTypes, LongDecodeThreadSplitChangesNoBit) {
   const Step s = MakeLongDecode(rng, sh.hd, sh.n_heads, sh.n_groups, 1000);
   const TypedCache c = Store(s, GetParam().dtype);
   const std::vector<float> alone = SameOnAnyThreads(s, GetParam().dtype, c);
-  // And alone is the attention over the widened values (in double, to 1e-5).
-  const float scale = 1.0f / std::sqrt(static_cast<float>(s.hd));
-  auto row = [&](const std::vector<float>& cache, int pos, int g) {
-    const int blk = s.tables[pos / s.block];
-    return cache.data() +
-           ((static_cast<int64_t>(blk) * s.n_groups + g) * s.block + pos % s.block) * s.hd;
-  };
-  const int ctx = s.positions[0] + 1;
-  for (int h = 0; h < s.n_heads; ++h) {
-    const int g = s.head_group[h];
-    std::vector<double> w(ctx);
-    double mx = -1e300, sum = 0;
-    for (int p = 0; p < ctx; ++p) {
-      double d = 0;
-      for (int i = 0; i < s.hd; ++i) {
-        d += static_cast<double>(s.q[h * s.hd + i]) * row(c.k_wide, p, g)[i];
-      }
-      w[p] = d * scale;
-      mx = std::max(mx, w[p]);
-    }
-    for (double& x : w) sum += (x = std::exp(x - mx));
-    for (int i = 0; i < s.hd; ++i) {
-      double ref = 0;
-      for (int p = 0; p < ctx; ++p) ref += w[p] / sum * row(c.v_wide, p, g)[i];
-      ASSERT_NEAR(alone[h * s.hd + i], ref, 1e-5) << "head " << h << " element " << i;
-    }
-  }
+  // And alone is the attention over the widened values.
+  ExpectDirectSoftmax(s, c.k_wide, c.v_wide, alone);
 }
 
 // f16 and bf16 on every head size above (12: the scalar path); q8_0 needs
