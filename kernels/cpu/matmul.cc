@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/check.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/vec_math.h"
 
@@ -52,9 +53,8 @@ constexpr int kMaxFloatTokens = 3;  // 4 x NT accumulators stay in registers
 template <DType D, int NR, int NT>
 void DotRows(const uint8_t* const* w, const float* x, int64_t k, float* const* out) {
   static_assert(NT >= 1 && NT <= kMaxFloatTokens && NR * NT <= kMaxFloatTokens);
-  // The weights stream from memory once; asking for the line kAhead bytes
-  // on keeps the loads from waiting (as in the quantized kernels).
-  constexpr int64_t kAhead = 1024;
+  // The weights stream from memory once; asking for the lines ahead keeps
+  // the loads from waiting (as in the quantized kernels).
   constexpr int64_t kElemBytes = D == DType::kF32 ? 4 : 2;
   __m256 acc[NR][NT][4];
   for (int r = 0; r < NR; ++r) {
@@ -65,10 +65,7 @@ void DotRows(const uint8_t* const* w, const float* x, int64_t k, float* const* o
   int64_t i = 0;
   for (; i + 32 <= k; i += 32) {
     for (int r = 0; r < NR; ++r) {
-      for (int64_t off = 0; off < 32 * kElemBytes; off += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(w[r] + i * kElemBytes + kAhead + off),
-                     _MM_HINT_T0);
-      }
+      cpu::PrefetchStream<D != DType::kF32>(w[r] + i * kElemBytes, 32 * kElemBytes);
     }
     for (int j = 0; j < 4; ++j) {
       for (int r = 0; r < NR; ++r) {

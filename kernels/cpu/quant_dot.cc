@@ -9,6 +9,7 @@
 #include <span>
 
 #include "kernels/check.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/vec_math.h"
 
 namespace gs::kernels::cpu {

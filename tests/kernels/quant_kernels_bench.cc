@@ -223,6 +223,49 @@ void BM_QuantizeRow(benchmark::State& state) {
 }
 BENCHMARK(BM_QuantizeRow)->Arg(576)->Arg(1536)->Arg(2048);
 
+// `count` matrices of rows x cols in dtype t, back to back in `arena` as the
+// loader places them: random bytes with small positive fp16 scales (and
+// Q4_1 offsets), or small bf16/f16/f32 values. Their speed, not their
+// values, is what the benchmarks below measure.
+std::vector<WeightMatrix> ArenaMatrices(DType t, int64_t rows, int64_t cols, int64_t count,
+                                        WeightArena* arena) {
+  std::mt19937 rng(3);
+  std::vector<uint8_t> gguf(rows * RowBytes(t, cols));
+  for (uint8_t& b : gguf) b = static_cast<uint8_t>(rng());
+  const size_t step = BlockElems(t) > 1 ? BlockBytes(t) : 2;
+  for (size_t i = 0; i < gguf.size(); i += step) {
+    const uint16_t half = 0x2000;
+    std::memcpy(&gguf[i], &half, 2);
+  }
+  std::vector<WeightMatrix> mats(count);
+  for (WeightMatrix& w : mats) {
+    w.dtype = t;
+    w.rows = rows;
+    w.cols = cols;
+    kernels::PackForCpu(&w, gguf, arena);
+  }
+  return mats;
+}
+
+// One-token products against mats in turn, on `pool` (nullptr: this
+// thread alone), as bytes of weights read per second.
+void StreamProducts(benchmark::State& state, const std::vector<WeightMatrix>& mats,
+                    ThreadPool* pool) {
+  std::mt19937 rng(4);
+  std::vector<float> x(mats[0].cols), y(mats[0].rows);
+  for (float& v : x) v = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;
+  size_t m = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    kernels::MatMul(x.data(), 1, mats[m], y.data(), pool);
+    benchmark::ClobberMemory();
+    bytes += static_cast<int64_t>(mats[m].data.size());
+    m = (m + 1) % mats.size();
+  }
+  state.counters["weight_bytes_per_s"] =
+      benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kIsRate);
+}
+
 // Decode's case: one token against weights that stream from memory, on this
 // thread alone. 96 matrices of 1536 x 576 (an MLP input of the 135M shapes),
 // 85-340 MB by dtype, far beyond the caches, back to back in a WeightArena as
@@ -233,33 +276,10 @@ constexpr int64_t kStreamMats = 96, kStreamRows = 1536, kStreamCols = 576;
 
 void BM_MatMulFromMemory(benchmark::State& state) {
   const auto t = static_cast<DType>(state.range(0));
-  std::mt19937 rng(3);
   WeightArena arena;
-  std::vector<WeightMatrix> mats(kStreamMats);
-  for (WeightMatrix& w : mats) {
-    w.dtype = t;
-    w.rows = kStreamRows;
-    w.cols = kStreamCols;
-    std::vector<uint8_t> gguf(kStreamRows * RowBytes(t, kStreamCols));
-    for (uint8_t& b : gguf) b = static_cast<uint8_t>(rng());
-    const size_t step = BlockElems(t) > 1 ? BlockBytes(t) : 2;
-    for (size_t i = 0; i < gguf.size(); i += step) {
-      const uint16_t half = 0x2000;  // small positive fp16 scales; bf16/f16 weights
-      std::memcpy(&gguf[i], &half, 2);
-    }
-    kernels::PackForCpu(&w, gguf, &arena);
-  }
-  std::vector<float> x(kStreamCols), y(kStreamRows);
-  for (float& v : x) v = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;
-  int64_t m = 0, bytes = 0;
-  for (auto _ : state) {
-    kernels::MatMul(x.data(), 1, mats[m], y.data());
-    benchmark::ClobberMemory();
-    bytes += static_cast<int64_t>(mats[m].data.size());
-    m = (m + 1) % kStreamMats;
-  }
-  state.counters["weight_bytes_per_s"] =
-      benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kIsRate);
+  const std::vector<WeightMatrix> mats =
+      ArenaMatrices(t, kStreamRows, kStreamCols, kStreamMats, &arena);
+  StreamProducts(state, mats, nullptr);
   state.SetLabel(DTypeName(t));
 }
 BENCHMARK(BM_MatMulFromMemory)
@@ -269,6 +289,32 @@ BENCHMARK(BM_MatMulFromMemory)
     ->Arg(static_cast<int64_t>(DType::kQ8_0))
     ->Arg(static_cast<int64_t>(DType::kQ4_0))
     ->Arg(static_cast<int64_t>(DType::kQ4_1));
+
+// Decode's products by shape, from memory, on a pool of 1 or 2 threads:
+// Llama-3-8B's down (4096 x 14336) and gate/up (14336 x 4096) and a 135M
+// MLP input (1536 x 576); arguments dtype, rows, columns, threads. Long
+// rows are where weights prefetched into L1 alone fell short of memory
+// (Q4_0 down on one thread: 14 GB/s against 22 for gate/up); see
+// kernels/cpu/prefetch.h.
+void BM_ShapeFromMemory(benchmark::State& state) {
+  const auto t = static_cast<DType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2);
+  const int64_t count = std::max<int64_t>(4, (int64_t{512} << 20) / (rows * RowBytes(t, cols)));
+  WeightArena arena;
+  const std::vector<WeightMatrix> mats = ArenaMatrices(t, rows, cols, count, &arena);
+  ThreadPool pool(static_cast<int>(state.range(3)));
+  StreamProducts(state, mats, &pool);
+  state.SetLabel(DTypeName(t));
+}
+constexpr int64_t kQ4_0 = static_cast<int64_t>(DType::kQ4_0);
+constexpr int64_t kQ8_0 = static_cast<int64_t>(DType::kQ8_0);
+constexpr int64_t kBF16 = static_cast<int64_t>(DType::kBF16);
+BENCHMARK(BM_ShapeFromMemory)
+    ->ArgsProduct({{kQ4_0, kQ8_0, kBF16}, {4096}, {14336}, {1, 2}})
+    ->ArgsProduct({{kQ4_0, kQ8_0}, {14336}, {4096}, {1}})
+    ->ArgsProduct({{kQ4_0, kQ8_0, kBF16}, {1536}, {576}, {1, 2}})
+    ->ArgNames({"dtype", "rows", "cols", "threads"})
+    ->UseRealTime();
 
 // A decode step is about a hundred one-token products, and the small ones
 // (k, v, o: 192-576 rows) pay a fixed cost per call: the activation
@@ -286,32 +332,10 @@ void BM_SmallProduct(benchmark::State& state) {
   const DType t = DType::kQ4_0;
   const int64_t bytes = rows * RowBytes(t, kCols);
   const int64_t n_mats = cold ? std::max<int64_t>(8, (int64_t{256} << 20) / bytes) : 1;
-  std::mt19937 rng(5);
   WeightArena arena;
-  std::vector<WeightMatrix> mats(n_mats);
-  std::vector<uint8_t> gguf(bytes);
-  for (uint8_t& b : gguf) b = static_cast<uint8_t>(rng());
-  for (size_t i = 0; i < gguf.size(); i += BlockBytes(t)) {
-    const uint16_t half = 0x2000;  // small positive fp16 scales
-    std::memcpy(&gguf[i], &half, 2);
-  }
-  for (WeightMatrix& w : mats) {
-    w.dtype = t;
-    w.rows = rows;
-    w.cols = kCols;
-    kernels::PackForCpu(&w, gguf, &arena);
-  }
+  const std::vector<WeightMatrix> mats = ArenaMatrices(t, rows, kCols, n_mats, &arena);
   ThreadPool pool(threads);
-  std::vector<float> x(kCols), y(rows);
-  for (float& v : x) v = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;
-  int64_t m = 0;
-  for (auto _ : state) {
-    kernels::MatMul(x.data(), 1, mats[m], y.data(), &pool, kernels::Activations::kInt8);
-    benchmark::ClobberMemory();
-    m = (m + 1) % n_mats;
-  }
-  state.counters["weight_bytes_per_s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * mats[0].data.size(), benchmark::Counter::kIsRate);
+  StreamProducts(state, mats, &pool);
 }
 BENCHMARK(BM_SmallProduct)
     ->ArgsProduct({{64, 192, 576, 1536}, {1, 2}, {0, 1}})
