@@ -192,15 +192,19 @@ void QuantRows(benchmark::State& state, DType t, int64_t n, int64_t rows, int64_
 void BM_QuantRows(benchmark::State& state) {
   QuantRows(state, static_cast<DType>(state.range(0)), state.range(1), 128, 576);
 }
-// One token against 64 rows of 2048 columns (the 1B shape's rows; longer
-// rows pay a row's fixed costs less often).
+// One token against rows of 2048 columns (the 1B shape's; longer rows pay a
+// row's fixed costs less often) or 14336 (Llama-3-8B's down): 64 or 16
+// rows, in L2. The kernel's own rate on long rows, to hold against
+// BM_ShapeFromMemory's.
 void BM_QuantRowsLong(benchmark::State& state) {
-  QuantRows(state, static_cast<DType>(state.range(0)), 1, 64, 2048);
+  const int64_t cols = state.range(1);
+  QuantRows(state, static_cast<DType>(state.range(0)), 1, std::max<int64_t>(16, 131072 / cols),
+            cols);
 }
 BENCHMARK(BM_QuantRowsLong)
-    ->Arg(static_cast<int64_t>(DType::kQ8_0))
-    ->Arg(static_cast<int64_t>(DType::kQ4_0))
-    ->Arg(static_cast<int64_t>(DType::kQ4_1));
+    ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_0),
+                    static_cast<int64_t>(DType::kQ4_1)},
+                   {2048, 14336}});
 BENCHMARK(BM_QuantRows)
     ->ArgsProduct({{static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_0),
                     static_cast<int64_t>(DType::kQ4_1)},
