@@ -184,7 +184,7 @@ void CpuOps::Attention(const float* q, const KvLayer& kv, int n_heads, float sca
 }
 
 void CpuOps::SiluMul(const float* gate, const float* up, int64_t n, void* out) {
-  kernels::SiluMul(gate, up, n, static_cast<float*>(out));
+  kernels::SiluMul(gate, up, n, static_cast<float*>(out), pool_.get());
 }
 
 }  // namespace gs::kernels
