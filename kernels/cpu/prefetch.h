@@ -12,8 +12,9 @@ namespace gs::kernels::cpu {
 // it arrives, so near prefetches alone keep a few dozen lines in flight per
 // core, which on rows of 7168-14336 values (Llama-3-8B's down) read memory
 // at 14-20 GB/s a core against 22-29 on shorter rows. Asked for into L2
-// first, lines are in flight by the hundred, and the near request finds
-// them in L2 (BM_ShapeFromMemory in quant_kernels_bench).
+// first (L2 tracks more misses than L1), far more lines are in flight, and
+// the near request later finds them in L2 (BM_ShapeFromMemory in
+// quant_kernels_bench: 27-32 GB/s a core on the long rows).
 constexpr int64_t kFarAhead = 8192;   // bytes
 constexpr int64_t kNearAhead = 2048;  // bytes
 

@@ -228,8 +228,8 @@ void BM_QuantizeRow(benchmark::State& state) {
 BENCHMARK(BM_QuantizeRow)->Arg(576)->Arg(1536)->Arg(2048);
 
 // `count` matrices of rows x cols in dtype t, back to back in `arena` as the
-// loader places them: random bytes with small positive fp16 scales (and
-// Q4_1 offsets), or small bf16/f16/f32 values. Their speed, not their
+// loader places them: random bytes with a small positive fp16 scale at the
+// start of each block, or small bf16/f16/f32 values. Their speed, not their
 // values, is what the benchmarks below measure.
 std::vector<WeightMatrix> ArenaMatrices(DType t, int64_t rows, int64_t cols, int64_t count,
                                         WeightArena* arena) {
@@ -298,7 +298,7 @@ BENCHMARK(BM_MatMulFromMemory)
 // Llama-3-8B's down (4096 x 14336) and gate/up (14336 x 4096) and a 135M
 // MLP input (1536 x 576); arguments dtype, rows, columns, threads. Long
 // rows are where weights prefetched into L1 alone fell short of memory
-// (Q4_0 down on one thread: 14 GB/s against 22 for gate/up); see
+// (Q4_0 down on one thread: 14 GB/s against 22-27 for gate/up); see
 // kernels/cpu/prefetch.h.
 void BM_ShapeFromMemory(benchmark::State& state) {
   const auto t = static_cast<DType>(state.range(0));
