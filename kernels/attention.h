@@ -35,8 +35,12 @@ void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* s
 // are bitwise the same however they are split. The cache is read in its
 // dtype, a few rows at a time widened to fp32 in L1: the result is bit for
 // bit that of an fp32 cache holding the widened (DequantizeRow) values.
+// Where the CPU has AVX-512 the kernels take 16 lanes at a time, each lane
+// doing what a lane of the 8-lane (AVX2) kernels does, so the bits are the
+// same; `allow_wide` false forces the 8-lane kernels (for tests that compare
+// the two).
 void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,
-                    ThreadPool* pool = nullptr);
+                    ThreadPool* pool = nullptr, bool allow_wide = true);
 
 }  // namespace gs::kernels

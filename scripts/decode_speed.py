@@ -108,10 +108,11 @@ def plan_of(gs, model, P):
     return json.loads(run([gs, "plan", "--model", model, "--tp", str(P), "--json"]))
 
 
-def bench(gs, model, launch, threads, batch, prompt_tokens, gen_tokens, repeat):
+def bench(gs, model, launch, threads, batch, prompt_tokens, gen_tokens, repeat, extra=()):
     return json.loads(run(MPI + launch + [gs, "bench", "--model", model, "--threads", str(threads),
                                           "--batch", str(batch), "--prompt-tokens", str(prompt_tokens),
-                                          "--gen-tokens", str(gen_tokens), "--repeat", str(repeat), "--json"]))
+                                          "--gen-tokens", str(gen_tokens), "--repeat", str(repeat), "--json"]
+                          + list(extra)))
 
 
 def ceiling(a):
@@ -143,9 +144,11 @@ def profile(a):
     gs = os.path.join(a.build, "bin/groupshard")
     bench_dir = os.environ.get("GS_BENCH_DIR", os.path.expanduser("~/.cache/groupshard/bench"))
     smol = fetch_model()
-    models = {  # key: path, prompt tokens, decode steps, batch
+    models = {  # key: path, prompt tokens, decode steps, batch[, more bench arguments]
         "smollm2": (smol, 32, 64, 1),
         "smollm2.b16": (smol, 8, 64, 16),
+        # A long chat: 2048 tokens of f16 keys and values read with the weights.
+        "smollm2.ctx2048": (smol, 2048, 32, 1, ("--kv-dtype", "f16")),
         "135m.q8_0": (os.path.join(bench_dir, "smollm2-135m.q8_0.gguf"), 32, 64, 1),
         "135m.q4_0": (os.path.join(bench_dir, "smollm2-135m.q4_0.gguf"), 32, 64, 1),
         "135m.bf16": (os.path.join(bench_dir, "smollm2-135m.bf16.gguf"), 32, 64, 1),
@@ -162,10 +165,11 @@ def profile(a):
              "--only", ",".join(wanted)])
     cols = []
     for k in keys:
-        path, pt, gt, batch = models[k]
+        path, pt, gt, batch = models[k][:4]
+        extra = models[k][4] if len(models[k]) > 4 else ()
         mats = matrices(path)
         for label, launch, P, threads in LAYOUTS:
-            j = bench(gs, path, launch, threads, batch, pt, gt, a.repeat)
+            j = bench(gs, path, launch, threads, batch, pt, gt, a.repeat, extra)
             s = shares(plan_of(gs, path, P), 0)
             read = {}  # bytes of weights rank 0 reads per step, by breakdown label
             for kind, d, rows, cols_ in mats:

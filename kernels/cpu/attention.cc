@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/check.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/matmul.h"
@@ -141,21 +143,26 @@ inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_
 // block table: the key and value rows kAheadRows positions ahead are asked
 // for, into L2 (the values are used after the softmax, from L2).
 constexpr int64_t kAheadRows = 64;
+
+// The key and value rows of positions [p0, p1), into L2.
+inline void PrefetchRows(const uint8_t* const* krow, const uint8_t* const* vrow, int64_t p0,
+                         int64_t p1, int64_t row_bytes) {
+  for (int64_t p = p0; p < p1; ++p) {
+    Prefetch(krow[p], row_bytes);
+    Prefetch(vrow[p], row_bytes);
+  }
+}
+
 template <DType T>
 void ScoresAvx2(const float* const* qh, int nh, const uint8_t* const* krow,
                 const uint8_t* const* vrow, int64_t ctx, int64_t hd, int64_t row_bytes, float scale,
                 float* scores) {
   const __m128 sv = _mm_set1_ps(scale);
-  for (int64_t p = 0; p < std::min(ctx, kAheadRows); ++p) {
-    Prefetch(krow[p], row_bytes);
-    Prefetch(vrow[p], row_bytes);
-  }
+  PrefetchRows(krow, vrow, 0, std::min(ctx, kAheadRows), row_bytes);
   for (int64_t p0 = 0; p0 < ctx; p0 += 4) {
     const int np = static_cast<int>(std::min<int64_t>(4, ctx - p0));
-    for (int64_t p = p0 + kAheadRows; p < std::min(ctx, p0 + kAheadRows + 4); ++p) {
-      Prefetch(krow[p], row_bytes);
-      Prefetch(vrow[p], row_bytes);
-    }
+    PrefetchRows(krow, vrow, std::min(ctx, p0 + kAheadRows), std::min(ctx, p0 + kAheadRows + 4),
+                 row_bytes);
     for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
       float* sh[kPassHeads];
       for (int h = 0; h < kPassHeads; ++h) sh[h] = scores + std::min(h0 + h, nh - 1) * ctx;
@@ -243,11 +250,201 @@ void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int6
   }
 }
 
+// The same arithmetic in 16-lane vectors, for CPUs with AVX-512 (asked at run
+// time, PagedAttention's allow_wide). Every lane does what a lane of the
+// 8-lane kernels above does, in the same order, so the results are theirs bit
+// for bit: a score vector holds two key rows' eight lanes side by side and is
+// reduced by Reduce4 as above; a value vector holds 16 dimensions, each of
+// which sums its positions in order. Head dimensions a multiple of 16.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
+// GCC 12's own AVX-512 intrinsics (_mm512_cvtph_ps, _mm512_broadcast_f32x8,
+// ...) pass an undefined vector as their unused merge source, which
+// -Wmaybe-uninitialized reports at every use.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+namespace wide {
+
+// Elements [d, d + 8) of rows r0 (lanes 0..7) and r1 (lanes 8..15), widened
+// as Widen8 widens them. For Q8_0, [d, d + 8) lies in the block whose scales
+// (r0's in lanes 0..7, r1's in 8..15) `scale` holds.
+template <DType T>
+inline __m512 Widen8x2(const uint8_t* r0, const uint8_t* r1, int64_t d, __m512 scale) {
+  if constexpr (T == DType::kF32) {
+    const float* f0 = reinterpret_cast<const float*>(r0) + d;
+    const float* f1 = reinterpret_cast<const float*>(r1) + d;
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(f0)), _mm256_loadu_ps(f1), 1);
+  } else if constexpr (T == DType::kQ8_0) {
+    const int64_t i = d / 32 * 34 + 2 + d % 32;
+    const __m128i q = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r0 + i)),
+                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(r1 + i)));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), scale);
+  } else {
+    const __m256i h = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 2 * d))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + 2 * d)), 1);
+    if constexpr (T == DType::kF16) {
+      return _mm512_cvtph_ps(h);
+    } else {
+      static_assert(T == DType::kBF16, "KV rows are F32, F16, BF16 or Q8_0");
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+  }
+}
+
+// The fp16 scale of the Q8_0 block holding element d of rows r0 and r1, in
+// lanes 0..7 and 8..15.
+inline __m512 Q8Scales2(const uint8_t* r0, const uint8_t* r1, int64_t d) {
+  uint16_t h0, h1;
+  std::memcpy(&h0, r0 + d / 32 * 34, 2);
+  std::memcpy(&h1, r1 + d / 32 * 34, 2);
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(_cvtsh_ss(h0))),
+                            _mm256_set1_ps(_cvtsh_ss(h1)), 1);
+}
+
+// Elements [d, d + 16) of one row, widened as Widen8 widens them (Q8_0: inside
+// one block).
+template <DType T>
+inline __m512 Widen16(const uint8_t* row, int64_t d) {
+  if constexpr (T == DType::kF32) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + d);
+  } else if constexpr (T == DType::kF16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * d)));
+  } else if constexpr (T == DType::kBF16) {
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * d));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+  } else {
+    const uint8_t* block = row + d / 32 * 34;
+    uint16_t dh;
+    std::memcpy(&dh, block, 2);
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + d % 32));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(_cvtsh_ss(dh)));
+  }
+}
+
+// ScoreRows in 16 lanes: rows 0 and 1 share one vector, rows 2 and 3 the next.
+template <DType T, int HN>
+inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_t p0, int np,
+                      int64_t hd, __m128 sv, float* const* scores) {
+  const uint8_t* r[4];
+  for (int i = 0; i < 4; ++i) r[i] = krow[p0 + std::min(i, np - 1)];
+  __m512 a[HN][2];
+  for (int h = 0; h < HN; ++h) a[h][0] = a[h][1] = _mm512_setzero_ps();
+  __m512 s01 = _mm512_setzero_ps(), s23 = _mm512_setzero_ps();
+  for (int64_t d = 0; d < hd; d += 8) {
+    if constexpr (T == DType::kQ8_0) {
+      if (d % 32 == 0) {
+        s01 = Q8Scales2(r[0], r[1], d);
+        s23 = Q8Scales2(r[2], r[3], d);
+      }
+    }
+    const __m512 k01 = Widen8x2<T>(r[0], r[1], d, s01);
+    const __m512 k23 = Widen8x2<T>(r[2], r[3], d, s23);
+    for (int h = 0; h < HN; ++h) {
+      const __m512 q = _mm512_broadcast_f32x8(_mm256_loadu_ps(qh[h] + d));
+      a[h][0] = _mm512_fmadd_ps(q, k01, a[h][0]);
+      a[h][1] = _mm512_fmadd_ps(q, k23, a[h][1]);
+    }
+  }
+  for (int h = 0; h < HN; ++h) {
+    const __m256 rows[4] = {_mm512_castps512_ps256(a[h][0]), _mm512_extractf32x8_ps(a[h][0], 1),
+                            _mm512_castps512_ps256(a[h][1]), _mm512_extractf32x8_ps(a[h][1], 1)};
+    const __m128 v = _mm_mul_ps(Reduce4(rows), sv);
+    if (np == 4) {
+      _mm_storeu_ps(scores[h] + p0, v);
+    } else {
+      float tmp[4];
+      _mm_storeu_ps(tmp, v);
+      for (int i = 0; i < np; ++i) scores[h][p0 + i] = tmp[i];
+    }
+  }
+}
+
+template <DType T>
+void Scores(const float* const* qh, int nh, const uint8_t* const* krow, const uint8_t* const* vrow,
+            int64_t ctx, int64_t hd, int64_t row_bytes, float scale, float* scores) {
+  const __m128 sv = _mm_set1_ps(scale);
+  PrefetchRows(krow, vrow, 0, std::min(ctx, kAheadRows), row_bytes);
+  for (int64_t p0 = 0; p0 < ctx; p0 += 4) {
+    const int np = static_cast<int>(std::min<int64_t>(4, ctx - p0));
+    PrefetchRows(krow, vrow, std::min(ctx, p0 + kAheadRows), std::min(ctx, p0 + kAheadRows + 4),
+                 row_bytes);
+    for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
+      float* sh[kPassHeads];
+      for (int h = 0; h < kPassHeads; ++h) sh[h] = scores + std::min(h0 + h, nh - 1) * ctx;
+      switch (std::min(kPassHeads, nh - h0)) {
+        case 1: ScoreRows<T, 1>(qh + h0, krow, p0, np, hd, sv, sh); break;
+        case 2: ScoreRows<T, 2>(qh + h0, krow, p0, np, hd, sv, sh); break;
+        default: ScoreRows<T, 3>(qh + h0, krow, p0, np, hd, sv, sh); break;
+      }
+    }
+  }
+}
+
+// ValuePass in 16 lanes: dimensions [d0, d0 + 16 NV).
+template <DType T, int HN, int NV>
+inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t p0, int64_t p1,
+                      int64_t d0, float* const* out) {
+  __m512 a[HN][NV];
+  for (int h = 0; h < HN; ++h) {
+    for (int j = 0; j < NV; ++j) {
+      a[h][j] = p0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out[h] + d0 + 16 * j);
+    }
+  }
+  for (int64_t p = p0; p < p1; ++p) {
+    __m512 v[NV];
+    for (int j = 0; j < NV; ++j) v[j] = Widen16<T>(vrow[p], d0 + 16 * j);
+    for (int h = 0; h < HN; ++h) {
+      const __m512 wp = _mm512_set1_ps(w[h][p]);
+      for (int j = 0; j < NV; ++j) a[h][j] = _mm512_fmadd_ps(wp, v[j], a[h][j]);
+    }
+  }
+  for (int h = 0; h < HN; ++h) {
+    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out[h] + d0 + 16 * j, a[h][j]);
+  }
+}
+
+// WeightedValuesAvx2 in 16 lanes: up to 64 dimensions of up to kPassHeads
+// heads per pass (twelve sums in registers), kValueRows positions a round.
+template <DType T, int HN>
+void ValuePasses(const float* const* w, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
+                 float* const* out) {
+  for (int64_t p0 = 0; p0 < ctx; p0 += kValueRows) {
+    const int64_t p1 = std::min(ctx, p0 + kValueRows);
+    int64_t d0 = 0;
+    for (; d0 + 64 <= hd; d0 += 64) ValuePass<T, HN, 4>(w, vrow, p0, p1, d0, out);
+    switch ((hd - d0) / 16) {
+      case 1: ValuePass<T, HN, 1>(w, vrow, p0, p1, d0, out); break;
+      case 2: ValuePass<T, HN, 2>(w, vrow, p0, p1, d0, out); break;
+      case 3: ValuePass<T, HN, 3>(w, vrow, p0, p1, d0, out); break;
+      default: break;
+    }
+  }
+}
+
+template <DType T>
+void WeightedValues(const float* w, int nh, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
+                    float* const* out) {
+  for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
+    const float* wh[kPassHeads];
+    for (int h = 0; h < kPassHeads; ++h) wh[h] = w + std::min(h0 + h, nh - 1) * ctx;
+    switch (std::min(kPassHeads, nh - h0)) {
+      case 1: ValuePasses<T, 1>(wh, vrow, ctx, hd, out + h0); break;
+      case 2: ValuePasses<T, 2>(wh, vrow, ctx, hd, out + h0); break;
+      default: ValuePasses<T, 3>(wh, vrow, ctx, hd, out + h0); break;
+    }
+  }
+}
+
+}  // namespace wide
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
 // One token's heads [h0, h1), all reading group g: each key and value row is
-// loaded once for the whole run of heads.
+// loaded once for the whole run of heads. `wide`: the 16-lane kernels.
 template <DType T>
 void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch, int64_t t, int h0,
-                 int h1, int g, int n_heads, float scale, float* out) {
+                 int h1, int g, int n_heads, float scale, float* out, bool wide) {
   const int64_t hd = kv.head_dim, B = kv.block_size, G = kv.n_groups;
   const int64_t row_bytes = RowBytes(T, hd);
   const int64_t ctx = batch.positions[t] + 1;
@@ -273,11 +470,17 @@ void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch,
       vrow[p] = V + base + (p - p0) * row_bytes;
     }
   }
-  const float* qh[kMaxHeadsPerRun];
-  float* oh[kMaxHeadsPerRun];
+  const float* qh[kMaxHeadsPerRun] = {};
+  float* oh[kMaxHeadsPerRun] = {};
   for (int h = 0; h < nh; ++h) {
     qh[h] = q + (t * n_heads + h0 + h) * hd;
     oh[h] = out + (t * n_heads + h0 + h) * hd;
+  }
+  if (wide && hd % 16 == 0) {
+    wide::Scores<T>(qh, nh, krow.data(), vrow.data(), ctx, hd, row_bytes, scale, scores.data());
+    for (int h = 0; h < nh; ++h) Softmax(scores.data() + h * ctx, ctx);
+    wide::WeightedValues<T>(scores.data(), nh, vrow.data(), ctx, hd, oh);
+    return;
   }
   if (hd % 8 == 0) {
     ScoresAvx2<T>(qh, nh, krow.data(), vrow.data(), ctx, hd, row_bytes, scale, scores.data());
@@ -313,7 +516,8 @@ void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch,
 
 template <DType T>
 void Attend(const float* q, const KvLayer& kv, const AttentionBatch& batch,
-            const int32_t* head_group, int n_heads, float scale, float* out, ThreadPool* pool) {
+            const int32_t* head_group, int n_heads, float scale, float* out, ThreadPool* pool,
+            bool wide) {
   const int64_t n = batch.n_tokens;
   // Work items are (token, head) pairs, heads innermost, tokens in the order
   // 0, n-1, 1, n-2, ...: under a causal mask later tokens cost more, and
@@ -334,7 +538,7 @@ void Attend(const float* q, const KvLayer& kv, const AttentionBatch& batch,
         ++h1;
       }
       const int64_t t = j % 2 == 0 ? j / 2 : n - 1 - j / 2;
-      AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out);
+      AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide);
       i += h1 - h0;
     }
   };
@@ -350,18 +554,19 @@ void Attend(const float* q, const KvLayer& kv, const AttentionBatch& batch,
 
 void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,
-                    ThreadPool* pool) {
+                    ThreadPool* pool, bool allow_wide) {
+  const bool wide = allow_wide && cpu::CpuHasAvx512();
   switch (kv.dtype) {
     case DType::kF32:
-      return Attend<DType::kF32>(q, kv, batch, head_group, n_heads, scale, out, pool);
+      return Attend<DType::kF32>(q, kv, batch, head_group, n_heads, scale, out, pool, wide);
     case DType::kF16:
-      return Attend<DType::kF16>(q, kv, batch, head_group, n_heads, scale, out, pool);
+      return Attend<DType::kF16>(q, kv, batch, head_group, n_heads, scale, out, pool, wide);
     case DType::kBF16:
-      return Attend<DType::kBF16>(q, kv, batch, head_group, n_heads, scale, out, pool);
+      return Attend<DType::kBF16>(q, kv, batch, head_group, n_heads, scale, out, pool, wide);
     case DType::kQ8_0:
       CHECK(kv.head_dim % 32 == 0)
           << "a Q8_0 KV cache needs head_dim a multiple of 32, not " << kv.head_dim;
-      return Attend<DType::kQ8_0>(q, kv, batch, head_group, n_heads, scale, out, pool);
+      return Attend<DType::kQ8_0>(q, kv, batch, head_group, n_heads, scale, out, pool, wide);
     default:
       CHECK(false) << "no CPU attention over a " << DTypeName(kv.dtype) << " KV cache";
   }

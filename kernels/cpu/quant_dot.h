@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/dtype.h"
 
 namespace gs::kernels::cpu {
@@ -105,8 +106,5 @@ using QuantRowsFn = void (*)(const uint8_t* w, int64_t row_bytes, const Q8ActPai
 // The fastest kernel for Q8_0/Q4_0/Q4_1 weights this CPU runs; `allow_wide`
 // false forces the AVX2 baseline (for tests that compare the two).
 QuantRowsFn PickQuantRows(DType t, bool allow_wide = true);
-
-// True when AVX-512 VNNI (with VL) is available at run time.
-bool CpuHasAvx512Vnni();
 
 }  // namespace gs::kernels::cpu

@@ -3,9 +3,11 @@
 // for GQA, MQA with more heads than one run takes, and head sizes the vector
 // path takes (multiples of 8) and the scalar one (others); and the thread
 // pool's split of (token, head) pairs changes no bit. Then the same over
-// caches of f16, bf16 and q8_0.
+// caches of f16, bf16 and q8_0, and the 16-lane kernels give the 8-lane ones'
+// bits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <random>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/dtype.h"
 #include "kernels/thread_pool.h"
 
@@ -61,9 +64,10 @@ Step MakeStep(std::mt19937& rng, int hd = 16, int n_heads = 9, int n_groups = 3,
 }
 
 // The step's attention over its fp32 cache, or over k/v rows of `dtype`
-// laid out as the fp32 cache is.
+// laid out as the fp32 cache is (allow_wide false: the 8-lane kernels).
 std::vector<float> Attend(const Step& s, ThreadPool* pool, DType dtype = DType::kF32,
-                          const void* k = nullptr, const void* v = nullptr) {
+                          const void* k = nullptr, const void* v = nullptr,
+                          bool allow_wide = true) {
   kernels::KvLayer kv;
   kv.k = const_cast<void*>(k != nullptr ? k : s.k_cache.data());
   kv.v = const_cast<void*>(v != nullptr ? v : s.v_cache.data());
@@ -79,7 +83,7 @@ std::vector<float> Attend(const Step& s, ThreadPool* pool, DType dtype = DType::
   b.max_blocks = s.max_blocks;
   std::vector<float> out(s.q.size(), NAN);
   kernels::PagedAttention(s.q.data(), kv, b, s.head_group.data(), s.n_heads,
-                          1.0f / std::sqrt(static_cast<float>(s.hd)), out.data(), pool);
+                          1.0f / std::sqrt(static_cast<float>(s.hd)), out.data(), pool, allow_wide);
   return out;
 }
 
@@ -370,8 +374,27 @@ TEST_P(PagedAttentionDTypes, LongDecodeThreadSplitChangesNoBit) {
   ExpectDirectSoftmax(s, c.k_wide, c.v_wide, alone);
 }
 
-// f16 and bf16 on every head size above (12: the scalar path); q8_0 needs
-// head_dim a multiple of 32.
+// The 16-lane (AVX-512) kernels give the 8-lane kernels' bits, on a mixed step
+// and on a long decode.
+TEST_P(PagedAttentionDTypes, WideKernelsGiveTheBitsOfTheNarrowOnes) {
+  if (!kernels::cpu::CpuHasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const DType dtype = GetParam().dtype;
+  const Shape& sh = GetParam().shape;
+  std::mt19937 rng(13);
+  for (const Step& s :
+       {MakeCaseStep(3), MakeLongDecode(rng, sh.hd, sh.n_heads, sh.n_groups, 777)}) {
+    const TypedCache c = Store(s, dtype);
+    ThreadPool pool(2);
+    const std::vector<float> narrow = Attend(s, &pool, dtype, c.k.data(), c.v.data(), false);
+    const std::vector<float> wide = Attend(s, &pool, dtype, c.k.data(), c.v.data(), true);
+    EXPECT_EQ(wide, narrow) << s.n_tokens() << " tokens";
+    EXPECT_TRUE(std::none_of(wide.begin(), wide.end(), [](float x) { return std::isnan(x); }));
+  }
+}
+
+// f16 and bf16 on every head size above (12: the scalar path; 40 and 48: the
+// 16-lane kernels' shorter last pieces, or none); q8_0 needs head_dim a
+// multiple of 32.
 INSTANTIATE_TEST_SUITE_P(
     Caches, PagedAttentionDTypes,
     ::testing::Values(
@@ -381,7 +404,9 @@ INSTANTIATE_TEST_SUITE_P(
         KvCase{DType::kBF16, {64, 8, 2}, true}, KvCase{DType::kBF16, {12, 6, 3}, false},
         KvCase{DType::kF16, {40, 10, 2}, true}, KvCase{DType::kQ8_0, {32, 9, 3}, true},
         KvCase{DType::kQ8_0, {64, 8, 2}, true}, KvCase{DType::kQ8_0, {64, 10, 2}, true},
-        KvCase{DType::kQ8_0, {128, 20, 1}, false}),
+        KvCase{DType::kQ8_0, {128, 20, 1}, false}, KvCase{DType::kF16, {48, 9, 3}, true},
+        KvCase{DType::kBF16, {80, 10, 2}, true}, KvCase{DType::kF32, {128, 8, 2}, true},
+        KvCase{DType::kQ8_0, {96, 9, 3}, true}),
     [](const ::testing::TestParamInfo<KvCase>& i) {
       return std::string(DTypeLowerName(i.param.dtype)) + "_hd" + std::to_string(i.param.shape.hd) +
              "_heads" + std::to_string(i.param.shape.n_heads) + "_groups" +

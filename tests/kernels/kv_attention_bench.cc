@@ -6,7 +6,9 @@
 // they do in a real decode step. With
 // cold:1 a 64 MB buffer is read (untimed) before each pass, as a decode
 // step's weights would: shorter caches then come from memory too, and the
-// figure shows how well the kernel hides memory latency.
+// figure shows how well the kernel hides memory latency. wide:0 forces the
+// 8-lane kernels where the CPU has AVX-512 (wide:1 takes the 16-lane ones
+// there, and the 8-lane ones elsewhere).
 //
 //   build/bin/kv_attention_bench [--benchmark_filter=...]
 //
@@ -38,6 +40,7 @@ void TimeAttention(benchmark::State& state, const std::vector<int32_t>& position
   const DType dtype = static_cast<DType>(state.range(0));
   const int threads = static_cast<int>(state.range(2));
   const bool cold = state.range(3) != 0;
+  const bool wide = state.range(4) != 0;
   const int64_t n = static_cast<int64_t>(positions.size());
   const int64_t row = RowBytes(dtype, kHeadDim);
   const int64_t layer_bytes = static_cast<int64_t>(n_blocks) * kGroups * kBlock * row;
@@ -80,7 +83,7 @@ void TimeAttention(benchmark::State& state, const std::vector<int32_t>& position
       kv.block_size = kBlock;
       kv.head_dim = kHeadDim;
       kernels::PagedAttention(q.data(), kv, b, head_group.data(), kHeads, 0.125f, out.data(),
-                              threads > 1 ? &pool : nullptr);
+                              threads > 1 ? &pool : nullptr, wide);
     }
     benchmark::DoNotOptimize(out.data());
   }
@@ -102,14 +105,17 @@ void Args(benchmark::internal::Benchmark* b) {
   for (int threads : {1, 2}) {
     for (int ctx : {128, 2048}) {
       for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
-        b->Args({static_cast<int64_t>(t), ctx, threads, 0});
+        for (int wide : {0, 1}) b->Args({static_cast<int64_t>(t), ctx, threads, 0, wide});
       }
     }
     for (int ctx : {128, 512}) {
-      for (DType t : {DType::kF16, DType::kQ8_0}) b->Args({static_cast<int64_t>(t), ctx, threads, 1});
+      for (DType t : {DType::kF16, DType::kQ8_0})
+        b->Args({static_cast<int64_t>(t), ctx, threads, 1, 1});
     }
   }
-  b->ArgNames({"dtype", "ctx", "threads", "cold"})->Unit(benchmark::kMillisecond)->UseRealTime();
+  b->ArgNames({"dtype", "ctx", "threads", "cold", "wide"})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
 }
 BENCHMARK(BM_DecodeAttention)->Apply(Args);
 
@@ -144,12 +150,14 @@ void BatchArgs(benchmark::internal::Benchmark* b) {
     for (int ctx : {40, 160, 640}) {
       for (int cold : {0, 1}) {
         for (DType t : {DType::kF16, DType::kQ8_0}) {
-          b->Args({static_cast<int64_t>(t), ctx, threads, cold});
+          for (int wide : {0, 1}) b->Args({static_cast<int64_t>(t), ctx, threads, cold, wide});
         }
       }
     }
   }
-  b->ArgNames({"dtype", "ctx", "threads", "cold"})->Unit(benchmark::kMillisecond)->UseRealTime();
+  b->ArgNames({"dtype", "ctx", "threads", "cold", "wide"})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
 }
 BENCHMARK(BM_BatchAttention)->Apply(BatchArgs);
 
