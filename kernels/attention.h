@@ -30,9 +30,13 @@ void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* s
 
 // q [n_tokens, n_heads, head_dim] → out [n_tokens, n_heads, head_dim].
 // head_group [n_heads]: local group of each local head; heads of one group are
-// contiguous. The token's own K/V must already be in the cache. The (token,
-// head) pairs are split over `pool` (null: the calling thread alone); results
-// are bitwise the same however they are split. The cache is read in its
+// contiguous. The token's own K/V must already be in the cache. A context of
+// more than 512 positions is taken in pieces of equal size, each with its own
+// softmax, merged at the end (the split depends on the context's length
+// alone). The (token, piece, head) triples are split over `pool` (null: the
+// calling thread alone), so the threads share a long decode by position;
+// results are bitwise the same however they are split, and a token's are the
+// same whatever else the step holds. The cache is read in its
 // dtype, a few rows at a time widened to fp32 in L1: the result is bit for
 // bit that of an fp32 cache holding the widened (DequantizeRow) values.
 // Where the CPU has AVX-512 the kernels take 16 lanes at a time, each lane

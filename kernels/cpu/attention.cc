@@ -48,8 +48,9 @@ inline __m128 Reduce4(const __m256 a[4]) {
   return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
-// s[0, n) ← softmax(s[0, n)).
-void Softmax(float* s, int64_t n) {
+// s[0, n) ← exp(s[0, n) - max); returns the sum of the new values, and the
+// max in *max_out.
+double ExpFromMax(float* s, int64_t n, float* max_out) {
   int64_t p = 0;
   __m256 mx8 = _mm256_set1_ps(-INFINITY);
   for (; p + 8 <= n; p += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + p));
@@ -71,8 +72,17 @@ void Softmax(float* s, int64_t n) {
     s[p] = std::exp(s[p] - mx);
     sum += s[p];
   }
+  *max_out = mx;
+  return sum;
+}
+
+// s[0, n) ← softmax(s[0, n)).
+void Softmax(float* s, int64_t n) {
+  float mx;
+  const double sum = ExpFromMax(s, n, &mx);
   const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
-  for (p = 0; p + 8 <= n; p += 8) {
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8) {
     _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
   }
   for (; p < n; ++p) s[p] *= _mm256_cvtss_f32(inv);
@@ -318,7 +328,8 @@ inline __m512 Widen16(const uint8_t* row, int64_t d) {
     uint16_t dh;
     std::memcpy(&dh, block, 2);
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + d % 32));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(_cvtsh_ss(dh)));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                         _mm512_set1_ps(_cvtsh_ss(dh)));
   }
 }
 
@@ -440,14 +451,49 @@ void WeightedValues(const float* w, int nh, const uint8_t* const* vrow, int64_t 
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
 
-// One token's heads [h0, h1), all reading group g: each key and value row is
-// loaded once for the whole run of heads. `wide`: the 16-lane kernels.
+// A context longer than kPieceRows positions is taken in pieces of equal
+// size (a multiple of 16 positions; the last may be shorter), each with its
+// own softmax, and the pieces are merged (Merge): the threads of a rank then
+// share one long decode by position, each reading its pieces' keys and values
+// of every group, rather than by head, where a group split between two
+// threads is read by both. How a context splits depends on its length alone,
+// so batching and threads change no bit; a context of up to kPieceRows
+// positions is one piece, computed as it always was.
+constexpr int64_t kPieceRows = 512;
+
+struct Pieces {
+  int64_t n, rows;  // n pieces of `rows` positions, the last of what is left
+};
+
+inline Pieces SplitContext(int64_t ctx) {
+  if (ctx <= kPieceRows) return {1, ctx};
+  const int64_t want = (ctx + kPieceRows - 1) / kPieceRows;
+  const int64_t rows = ((ctx + want - 1) / want + 15) / 16 * 16;
+  return {(ctx + rows - 1) / rows, rows};
+}
+
+// Where the pieces of the tokens with more than one write: for piece slot s
+// and local head h, out[(s * n_heads + h) * head_dim ...] holds
+// sum_p exp(score_p - max) v_p, and max and sum[s * n_heads + h] the max of
+// the piece's scores and sum_p exp(score_p - max).
+struct PieceResults {
+  float* out;
+  float* max;
+  double* sum;
+};
+
+// One token's heads [h0, h1), all reading group g, over positions [pb, pe):
+// each key and value row is loaded once for the whole run of heads. With
+// `piece` null, [pb, pe) is the whole context and out gets the attention;
+// else the piece's sums go to slot `slot` of *piece. `wide`: the 16-lane
+// kernels.
 template <DType T>
 void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch, int64_t t, int h0,
-                 int h1, int g, int n_heads, float scale, float* out, bool wide) {
+                 int h1, int g, int n_heads, float scale, float* out, bool wide, int64_t pb,
+                 int64_t pe, const PieceResults* piece, int64_t slot) {
   const int64_t hd = kv.head_dim, B = kv.block_size, G = kv.n_groups;
   const int64_t row_bytes = RowBytes(T, hd);
-  const int64_t ctx = batch.positions[t] + 1;
+  const int64_t ctx = pe - pb;  // the positions this call reads
   const int32_t* table =
       batch.block_tables + static_cast<int64_t>(batch.token_seq[t]) * batch.max_blocks;
   const int nh = h1 - h0;
@@ -460,31 +506,46 @@ void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch,
     vrow.resize(ctx);
   }
   if (static_cast<int64_t>(tile.size()) < hd) tile.resize(hd);
-  // Where each position's rows live: block table lookups once per block.
+  // Where each position's rows live (krow[p - pb]): block table lookups once
+  // per block.
   const auto* K = static_cast<const uint8_t*>(kv.k);
   const auto* V = static_cast<const uint8_t*>(kv.v);
-  for (int64_t p0 = 0, blk = 0; p0 < ctx; p0 += B, ++blk) {
+  for (int64_t blk = pb / B; blk * B < pe; ++blk) {
     const int64_t base = (static_cast<int64_t>(table[blk]) * G + g) * B * row_bytes;
-    for (int64_t p = p0; p < std::min(ctx, p0 + B); ++p) {
-      krow[p] = K + base + (p - p0) * row_bytes;
-      vrow[p] = V + base + (p - p0) * row_bytes;
+    for (int64_t p = std::max(pb, blk * B); p < std::min(pe, (blk + 1) * B); ++p) {
+      krow[p - pb] = K + base + (p - blk * B) * row_bytes;
+      vrow[p - pb] = V + base + (p - blk * B) * row_bytes;
     }
   }
   const float* qh[kMaxHeadsPerRun] = {};
   float* oh[kMaxHeadsPerRun] = {};
   for (int h = 0; h < nh; ++h) {
     qh[h] = q + (t * n_heads + h0 + h) * hd;
-    oh[h] = out + (t * n_heads + h0 + h) * hd;
+    oh[h] = piece == nullptr ? out + (t * n_heads + h0 + h) * hd
+                             : piece->out + (slot * n_heads + h0 + h) * hd;
   }
+  // Scores into weights: softmax over the whole context, or exp(s - max)
+  // over a piece.
+  auto weights = [&] {
+    for (int h = 0; h < nh; ++h) {
+      float* sh = scores.data() + h * ctx;
+      if (piece == nullptr) {
+        Softmax(sh, ctx);
+      } else {
+        const int64_t i = slot * n_heads + h0 + h;
+        piece->sum[i] = ExpFromMax(sh, ctx, &piece->max[i]);
+      }
+    }
+  };
   if (wide && hd % 16 == 0) {
     wide::Scores<T>(qh, nh, krow.data(), vrow.data(), ctx, hd, row_bytes, scale, scores.data());
-    for (int h = 0; h < nh; ++h) Softmax(scores.data() + h * ctx, ctx);
+    weights();
     wide::WeightedValues<T>(scores.data(), nh, vrow.data(), ctx, hd, oh);
     return;
   }
   if (hd % 8 == 0) {
     ScoresAvx2<T>(qh, nh, krow.data(), vrow.data(), ctx, hd, row_bytes, scale, scores.data());
-    for (int h = 0; h < nh; ++h) Softmax(scores.data() + h * ctx, ctx);
+    weights();
     WeightedValuesAvx2<T>(scores.data(), nh, vrow.data(), ctx, hd, oh);
     return;
   }
@@ -499,7 +560,7 @@ void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch,
     }
     for (int h = 0; h < nh; ++h) scores[h * ctx + p] = Dot(qh[h], r, hd) * scale;
   }
-  for (int h = 0; h < nh; ++h) Softmax(scores.data() + h * ctx, ctx);
+  weights();
   for (int h = 0; h < nh; ++h) std::fill(oh[h], oh[h] + hd, 0.0f);
   for (int64_t p = 0; p < ctx; ++p) {
     if constexpr (T == DType::kF32) {
@@ -514,39 +575,107 @@ void AttendGroup(const float* q, const KvLayer& kv, const AttentionBatch& batch,
   }
 }
 
+// out_h = the attention of one head from its n pieces at slots [s0, s0 + n):
+// sum_c a_c o_c with a_c = exp(max_c - M) / sum_c' exp(max_c' - M) sum_c', M
+// the largest max_c, over the pieces in order.
+void Merge(const PieceResults& pr, int64_t s0, int64_t n, int n_heads, int h, int64_t hd,
+           float* out_h) {
+  float M = -INFINITY;
+  for (int64_t c = 0; c < n; ++c) M = std::max(M, pr.max[(s0 + c) * n_heads + h]);
+  double total = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t i = (s0 + c) * n_heads + h;
+    total += std::exp(static_cast<double>(pr.max[i]) - M) * pr.sum[i];
+  }
+  std::fill(out_h, out_h + hd, 0.0f);
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t i = (s0 + c) * n_heads + h;
+    const auto a = static_cast<float>(std::exp(static_cast<double>(pr.max[i]) - M) / total);
+    const float* o = pr.out + i * hd;
+    for (int64_t d = 0; d < hd; ++d) out_h[d] += a * o[d];
+  }
+}
+
 template <DType T>
 void Attend(const float* q, const KvLayer& kv, const AttentionBatch& batch,
             const int32_t* head_group, int n_heads, float scale, float* out, ThreadPool* pool,
             bool wide) {
-  const int64_t n = batch.n_tokens;
-  // Work items are (token, head) pairs, heads innermost, tokens in the order
+  const int64_t n = batch.n_tokens, hd = kv.head_dim;
+  // Work items are (token, piece, head), heads innermost, tokens in the order
   // 0, n-1, 1, n-2, ...: under a causal mask later tokens cost more, and
   // contiguous ranges of this order cost alike. A thread takes a range and
-  // runs each stretch of heads that share a token and a group together, so it
-  // reads that group's keys and values once; a group is split between two
-  // threads only where their ranges meet (3 groups on 2 threads split
-  // 4.5 + 4.5 heads, not 2 + 1 groups). Each head's arithmetic is the same
-  // however the heads are split.
+  // runs each stretch of heads that share a token, a piece and a group
+  // together, so it reads that group's keys and values for the piece once; a
+  // group is split between two threads only where their ranges meet (3
+  // groups on 2 threads split 4.5 + 4.5 heads, not 2 + 1 groups). Each head's
+  // arithmetic is the same however the heads are split.
+  // Scratch of the calling thread, grown only (the work below runs on other
+  // threads too, so it reads these through plain references, not by the
+  // thread_local names).
+  thread_local std::vector<int64_t> first_scratch, slot_scratch;
+  thread_local std::vector<float> piece_out, piece_max;
+  thread_local std::vector<double> piece_sum;
+  std::vector<int64_t>& first = first_scratch;
+  std::vector<int64_t>& slot_of = slot_scratch;
+  first.resize(n + 1);
+  slot_of.resize(n);
+  first[0] = 0;
+  int64_t n_slots = 0;
+  auto token_at = [n](int64_t j) { return j % 2 == 0 ? j / 2 : n - 1 - j / 2; };
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t t = token_at(j);
+    const Pieces pc = SplitContext(batch.positions[t] + 1);
+    first[j + 1] = first[j] + pc.n * n_heads;
+    slot_of[t] = pc.n > 1 ? n_slots : -1;
+    if (pc.n > 1) n_slots += pc.n;
+  }
+  if (static_cast<int64_t>(piece_out.size()) < n_slots * n_heads * hd) {
+    piece_out.resize(n_slots * n_heads * hd);
+  }
+  if (static_cast<int64_t>(piece_max.size()) < n_slots * n_heads) {
+    piece_max.resize(n_slots * n_heads);
+    piece_sum.resize(n_slots * n_heads);
+  }
+  const PieceResults pr{piece_out.data(), piece_max.data(), piece_sum.data()};
   auto work = [&](int64_t i0, int64_t i1, int) {
+    int64_t j = std::upper_bound(first.begin(), first.begin() + n + 1, i0) - first.begin() - 1;
     int64_t i = i0;
     while (i < i1) {
-      const int64_t j = i / n_heads;
-      const int h0 = static_cast<int>(i % n_heads);
+      if (i == first[j + 1]) ++j;
+      const int64_t t = token_at(j);
+      const int64_t ctx = batch.positions[t] + 1;
+      const int64_t local = i - first[j];
+      const int64_t c = local / n_heads;
+      const int h0 = static_cast<int>(local % n_heads);
       int h1 = h0 + 1;
       while (h1 < n_heads && h1 - h0 < kMaxHeadsPerRun && i + (h1 - h0) < i1 &&
              head_group[h1] == head_group[h0]) {
         ++h1;
       }
-      const int64_t t = j % 2 == 0 ? j / 2 : n - 1 - j / 2;
-      AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide);
+      if (slot_of[t] < 0) {
+        AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide, 0, ctx,
+                       nullptr, 0);
+      } else {
+        const int64_t rows = SplitContext(ctx).rows;
+        AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide,
+                       c * rows, std::min(ctx, (c + 1) * rows), &pr, slot_of[t] + c);
+      }
       i += h1 - h0;
     }
   };
-  const int64_t n_items = n * n_heads;
+  const int64_t n_items = first[n];
   if (pool == nullptr || pool->size() == 1) {
     work(0, n_items, 0);
   } else {
     pool->Run(n_items, 1, work);
+  }
+  if (n_slots == 0) return;
+  for (int64_t t = 0; t < n; ++t) {
+    if (slot_of[t] < 0) continue;
+    const int64_t pieces = SplitContext(batch.positions[t] + 1).n;
+    for (int h = 0; h < n_heads; ++h) {
+      Merge(pr, slot_of[t], pieces, n_heads, h, hd, out + (t * n_heads + h) * hd);
+    }
   }
 }
 

@@ -374,6 +374,68 @@ TEST_P(PagedAttentionDTypes, LongDecodeThreadSplitChangesNoBit) {
   ExpectDirectSoftmax(s, c.k_wide, c.v_wide, alone);
 }
 
+// A step of long contexts, taken in pieces (kPieceRows, 512 positions) and
+// merged: sequence 0 decodes at position 1299, sequence 1 at 699 and
+// sequence 2 at 40, and sequence 3 prefills positions 500..523, across the
+// first piece boundary. Blocks of 16, scattered by the block table.
+Step MakeLongBatch(std::mt19937& rng, int hd, int n_heads, int n_groups) {
+  Step s;
+  s.hd = hd;
+  s.n_heads = n_heads;
+  s.n_groups = n_groups;
+  s.block = 16;
+  s.max_blocks = 1300 / 16 + 1;
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int h = 0; h < n_heads; ++h) s.head_group.push_back(h / (n_heads / n_groups));
+  const int n_seqs = 4, n_blocks = n_seqs * s.max_blocks;
+  for (int i = 0; i < n_blocks; ++i) s.tables.push_back((i * 7) % n_blocks);
+  const size_t cache = static_cast<size_t>(n_blocks) * n_groups * s.block * hd;
+  s.k_cache.resize(cache);
+  s.v_cache.resize(cache);
+  for (float& x : s.k_cache) x = g(rng);
+  for (float& x : s.v_cache) x = g(rng);
+  auto add = [&s](int pos, int seq) {
+    s.positions.push_back(pos);
+    s.token_seq.push_back(seq);
+  };
+  add(1299, 0);
+  add(699, 1);
+  add(40, 2);
+  for (int p = 500; p < 524; ++p) add(p, 3);
+  s.q.resize(static_cast<size_t>(s.n_tokens()) * n_heads * hd);
+  for (float& x : s.q) x = 2.0f * g(rng);
+  return s;
+}
+
+// Token t of step s alone in a step of its own.
+Step Alone(const Step& s, int64_t t) {
+  Step one = s;
+  one.positions = {s.positions[t]};
+  one.token_seq = {s.token_seq[t]};
+  const int64_t per_token = static_cast<int64_t>(s.n_heads) * s.hd;
+  one.q.assign(s.q.begin() + t * per_token, s.q.begin() + (t + 1) * per_token);
+  return one;
+}
+
+// Every token of a batch of long contexts gets the bits it gets alone, on any
+// threads, and the attention of the direct softmax.
+TEST_P(PagedAttentionDTypes, LongContextsInABatchGiveTheirBitsAlone) {
+  const Shape& sh = GetParam().shape;
+  std::mt19937 rng(17);
+  const Step s = MakeLongBatch(rng, sh.hd, sh.n_heads, sh.n_groups);
+  const TypedCache c = Store(s, GetParam().dtype);
+  const std::vector<float> batch = SameOnAnyThreads(s, GetParam().dtype, c);
+  ExpectDirectSoftmax(s, c.k_wide, c.v_wide, batch);
+  ThreadPool pool(2);
+  const int64_t per_token = static_cast<int64_t>(s.n_heads) * s.hd;
+  for (int64_t t = 0; t < s.n_tokens(); ++t) {
+    const std::vector<float> alone =
+        Attend(Alone(s, t), &pool, GetParam().dtype, c.k.data(), c.v.data());
+    EXPECT_TRUE(std::equal(alone.begin(), alone.end(), batch.begin() + t * per_token))
+        << "token " << t << " at position " << s.positions[t];
+  }
+}
+
 // The 16-lane (AVX-512) kernels give the 8-lane kernels' bits, on a mixed step
 // and on a long decode.
 TEST_P(PagedAttentionDTypes, WideKernelsGiveTheBitsOfTheNarrowOnes) {
