@@ -47,4 +47,10 @@ void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& bat
                     const int32_t* head_group, int n_heads, float scale, float* out,
                     ThreadPool* pool = nullptr, bool allow_wide = true);
 
+// The most floats of partial sums (tokens x pieces x heads x head_dim) that
+// PagedAttention holds at once: a step whose long contexts need more is taken
+// a run of tokens at a time, which changes no bit. 2^22 by default. Returns
+// the previous budget. Not thread-safe: for tests, which set it low.
+int64_t SetAttentionPieceBudget(int64_t floats);
+
 }  // namespace gs::kernels

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kernels/check.h"
@@ -371,6 +372,12 @@ inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_
   }
 }
 
+// ScoresAvx2's loop around the 16-lane ScoreRows (and below, the value
+// passes' loops around the 16-lane ValuePass), written out again rather than
+// shared: a template takes the target options of where it is defined, so one
+// defined outside this region could not inline the 16-lane kernels, and one
+// defined inside it would let the compiler use AVX-512 in the 8-lane path,
+// which must run on CPUs without it.
 template <DType T>
 void Scores(const float* const* qh, int nh, const uint8_t* const* krow, const uint8_t* const* vrow,
             int64_t ctx, int64_t hd, int64_t row_bytes, float scale, float* scores) {
@@ -460,6 +467,9 @@ void WeightedValues(const float* w, int nh, const uint8_t* const* vrow, int64_t 
 // so batching and threads change no bit; a context of up to kPieceRows
 // positions is one piece, computed as it always was.
 constexpr int64_t kPieceRows = 512;
+// The most floats of pieces' partial sums one pool job holds (16 MiB by
+// default; SetAttentionPieceBudget).
+int64_t piece_floats = int64_t{1} << 22;
 
 struct Pieces {
   int64_t n, rows;  // n pieces of `rows` positions, the last of what is left
@@ -615,71 +625,84 @@ void Attend(const float* q, const KvLayer& kv, const AttentionBatch& batch,
   thread_local std::vector<int64_t> first_scratch, slot_scratch;
   thread_local std::vector<float> piece_out, piece_max;
   thread_local std::vector<double> piece_sum;
-  std::vector<int64_t>& first = first_scratch;
+  std::vector<int64_t>& first = first_scratch;  // first[j - j0]: the first item of token j
   std::vector<int64_t>& slot_of = slot_scratch;
   first.resize(n + 1);
   slot_of.resize(n);
-  first[0] = 0;
-  int64_t n_slots = 0;
   auto token_at = [n](int64_t j) { return j % 2 == 0 ? j / 2 : n - 1 - j / 2; };
-  for (int64_t j = 0; j < n; ++j) {
-    const int64_t t = token_at(j);
-    const Pieces pc = SplitContext(batch.positions[t] + 1);
-    first[j + 1] = first[j] + pc.n * n_heads;
-    slot_of[t] = pc.n > 1 ? n_slots : -1;
-    if (pc.n > 1) n_slots += pc.n;
-  }
-  if (static_cast<int64_t>(piece_out.size()) < n_slots * n_heads * hd) {
-    piece_out.resize(n_slots * n_heads * hd);
-  }
-  if (static_cast<int64_t>(piece_max.size()) < n_slots * n_heads) {
-    piece_max.resize(n_slots * n_heads);
-    piece_sum.resize(n_slots * n_heads);
-  }
-  const PieceResults pr{piece_out.data(), piece_max.data(), piece_sum.data()};
-  auto work = [&](int64_t i0, int64_t i1, int) {
-    int64_t j = std::upper_bound(first.begin(), first.begin() + n + 1, i0) - first.begin() - 1;
-    int64_t i = i0;
-    while (i < i1) {
-      if (i == first[j + 1]) ++j;
-      const int64_t t = token_at(j);
-      const int64_t ctx = batch.positions[t] + 1;
-      const int64_t local = i - first[j];
-      const int64_t c = local / n_heads;
-      const int h0 = static_cast<int>(local % n_heads);
-      int h1 = h0 + 1;
-      while (h1 < n_heads && h1 - h0 < kMaxHeadsPerRun && i + (h1 - h0) < i1 &&
-             head_group[h1] == head_group[h0]) {
-        ++h1;
-      }
-      if (slot_of[t] < 0) {
-        AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide, 0, ctx,
-                       nullptr, 0);
-      } else {
-        const int64_t rows = SplitContext(ctx).rows;
-        AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide,
-                       c * rows, std::min(ctx, (c + 1) * rows), &pr, slot_of[t] + c);
-      }
-      i += h1 - h0;
+  // Tokens j0 .. j1 - 1 (in the order above) at a time, as many as keep their
+  // pieces' partial sums within piece_floats (at least one token): a long
+  // prompt's chunk would otherwise hold tokens x pieces x heads x head_dim.
+  for (int64_t j0 = 0, j1 = 0; j0 < n; j0 = j1) {
+    int64_t n_slots = 0;
+    first[0] = 0;
+    for (j1 = j0; j1 < n; ++j1) {
+      const int64_t t = token_at(j1);
+      const Pieces pc = SplitContext(batch.positions[t] + 1);
+      const int64_t slots = pc.n > 1 ? pc.n : 0;
+      if (j1 > j0 && (n_slots + slots) * n_heads * hd > piece_floats) break;
+      slot_of[t] = pc.n > 1 ? n_slots : -1;
+      n_slots += slots;
+      first[j1 - j0 + 1] = first[j1 - j0] + pc.n * n_heads;
     }
-  };
-  const int64_t n_items = first[n];
-  if (pool == nullptr || pool->size() == 1) {
-    work(0, n_items, 0);
-  } else {
-    pool->Run(n_items, 1, work);
-  }
-  if (n_slots == 0) return;
-  for (int64_t t = 0; t < n; ++t) {
-    if (slot_of[t] < 0) continue;
-    const int64_t pieces = SplitContext(batch.positions[t] + 1).n;
-    for (int h = 0; h < n_heads; ++h) {
-      Merge(pr, slot_of[t], pieces, n_heads, h, hd, out + (t * n_heads + h) * hd);
+    if (static_cast<int64_t>(piece_out.size()) < n_slots * n_heads * hd) {
+      piece_out.resize(n_slots * n_heads * hd);
+    }
+    if (static_cast<int64_t>(piece_max.size()) < n_slots * n_heads) {
+      piece_max.resize(n_slots * n_heads);
+      piece_sum.resize(n_slots * n_heads);
+    }
+    const PieceResults pr{piece_out.data(), piece_max.data(), piece_sum.data()};
+    const int64_t n_run = j1 - j0;
+    auto work = [&](int64_t i0, int64_t i1, int) {
+      int64_t j = std::upper_bound(first.begin(), first.begin() + n_run + 1, i0) - first.begin() - 1;
+      int64_t i = i0;
+      while (i < i1) {
+        if (i == first[j + 1]) ++j;
+        const int64_t t = token_at(j0 + j);
+        const int64_t ctx = batch.positions[t] + 1;
+        const int64_t local = i - first[j];
+        const int64_t c = local / n_heads;
+        const int h0 = static_cast<int>(local % n_heads);
+        int h1 = h0 + 1;
+        while (h1 < n_heads && h1 - h0 < kMaxHeadsPerRun && i + (h1 - h0) < i1 &&
+               head_group[h1] == head_group[h0]) {
+          ++h1;
+        }
+        if (slot_of[t] < 0) {
+          AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide, 0,
+                         ctx, nullptr, 0);
+        } else {
+          const int64_t rows = SplitContext(ctx).rows;
+          AttendGroup<T>(q, kv, batch, t, h0, h1, head_group[h0], n_heads, scale, out, wide,
+                         c * rows, std::min(ctx, (c + 1) * rows), &pr, slot_of[t] + c);
+        }
+        i += h1 - h0;
+      }
+    };
+    const int64_t n_items = first[n_run];
+    if (pool == nullptr || pool->size() == 1) {
+      work(0, n_items, 0);
+    } else {
+      pool->Run(n_items, 1, work);
+    }
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t t = token_at(j);
+      if (slot_of[t] < 0) continue;
+      const int64_t pieces = SplitContext(batch.positions[t] + 1).n;
+      for (int h = 0; h < n_heads; ++h) {
+        Merge(pr, slot_of[t], pieces, n_heads, h, hd, out + (t * n_heads + h) * hd);
+      }
     }
   }
 }
 
 }  // namespace
+
+int64_t SetAttentionPieceBudget(int64_t floats) {
+  CHECK(floats > 0) << "a budget of " << floats << " floats";
+  return std::exchange(piece_floats, floats);
+}
 
 void PagedAttention(const float* q, const KvLayer& kv, const AttentionBatch& batch,
                     const int32_t* head_group, int n_heads, float scale, float* out,

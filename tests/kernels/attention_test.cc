@@ -436,6 +436,22 @@ TEST_P(PagedAttentionDTypes, LongContextsInABatchGiveTheirBitsAlone) {
   }
 }
 
+// With a budget that holds one or two long tokens' pieces, the step is taken
+// a few tokens at a time, and no bit changes.
+TEST(PagedAttentionTest, LongContextsTakenAFewTokensAtATimeChangeNoBit) {
+  std::mt19937 rng(19);
+  const Step s = MakeLongBatch(rng, 64, 9, 3);
+  const TypedCache c = Store(s, DType::kF16);
+  ThreadPool pool(2);
+  const std::vector<float> whole = Attend(s, &pool, DType::kF16, c.k.data(), c.v.data());
+  for (int64_t budget : {1, 3000}) {
+    const int64_t before = kernels::SetAttentionPieceBudget(budget);
+    const std::vector<float> runs = Attend(s, &pool, DType::kF16, c.k.data(), c.v.data());
+    kernels::SetAttentionPieceBudget(before);
+    EXPECT_EQ(runs, whole) << "budget " << budget;
+  }
+}
+
 // The 16-lane (AVX-512) kernels give the 8-lane kernels' bits, on a mixed step
 // and on a long decode.
 TEST_P(PagedAttentionDTypes, WideKernelsGiveTheBitsOfTheNarrowOnes) {
