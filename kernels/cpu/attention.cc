@@ -267,20 +267,23 @@ void WeightedValuesAvx2(const float* w, int nh, const uint8_t* const* vrow, int6
 // for bit: a score vector holds two key rows' eight lanes side by side and is
 // reduced by Reduce4 as above; a value vector holds 16 dimensions, each of
 // which sums its positions in order. Head dimensions a multiple of 16.
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
+// Each function below carries the target attribute (GCC and clang both take
+// it; clang ignores `#pragma GCC target`).
+#define GS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 // GCC 12's own AVX-512 intrinsics (_mm512_cvtph_ps, _mm512_broadcast_f32x8,
 // ...) pass an undefined vector as their unused merge source, which
 // -Wmaybe-uninitialized reports at every use.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 namespace wide {
 
 // Elements [d, d + 8) of rows r0 (lanes 0..7) and r1 (lanes 8..15), widened
 // as Widen8 widens them. For Q8_0, [d, d + 8) lies in the block whose scales
 // (r0's in lanes 0..7, r1's in 8..15) `scale` holds.
 template <DType T>
-inline __m512 Widen8x2(const uint8_t* r0, const uint8_t* r1, int64_t d, __m512 scale) {
+GS_AVX512 inline __m512 Widen8x2(const uint8_t* r0, const uint8_t* r1, int64_t d, __m512 scale) {
   if constexpr (T == DType::kF32) {
     const float* f0 = reinterpret_cast<const float*>(r0) + d;
     const float* f1 = reinterpret_cast<const float*>(r1) + d;
@@ -305,7 +308,7 @@ inline __m512 Widen8x2(const uint8_t* r0, const uint8_t* r1, int64_t d, __m512 s
 
 // The fp16 scale of the Q8_0 block holding element d of rows r0 and r1, in
 // lanes 0..7 and 8..15.
-inline __m512 Q8Scales2(const uint8_t* r0, const uint8_t* r1, int64_t d) {
+GS_AVX512 inline __m512 Q8Scales2(const uint8_t* r0, const uint8_t* r1, int64_t d) {
   uint16_t h0, h1;
   std::memcpy(&h0, r0 + d / 32 * 34, 2);
   std::memcpy(&h1, r1 + d / 32 * 34, 2);
@@ -316,7 +319,7 @@ inline __m512 Q8Scales2(const uint8_t* r0, const uint8_t* r1, int64_t d) {
 // Elements [d, d + 16) of one row, widened as Widen8 widens them (Q8_0: inside
 // one block).
 template <DType T>
-inline __m512 Widen16(const uint8_t* row, int64_t d) {
+GS_AVX512 inline __m512 Widen16(const uint8_t* row, int64_t d) {
   if constexpr (T == DType::kF32) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + d);
   } else if constexpr (T == DType::kF16) {
@@ -336,8 +339,8 @@ inline __m512 Widen16(const uint8_t* row, int64_t d) {
 
 // ScoreRows in 16 lanes: rows 0 and 1 share one vector, rows 2 and 3 the next.
 template <DType T, int HN>
-inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_t p0, int np,
-                      int64_t hd, __m128 sv, float* const* scores) {
+GS_AVX512 inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_t p0,
+                                int np, int64_t hd, __m128 sv, float* const* scores) {
   const uint8_t* r[4];
   for (int i = 0; i < 4; ++i) r[i] = krow[p0 + std::min(i, np - 1)];
   __m512 a[HN][2];
@@ -374,13 +377,14 @@ inline void ScoreRows(const float* const* qh, const uint8_t* const* krow, int64_
 
 // ScoresAvx2's loop around the 16-lane ScoreRows (and below, the value
 // passes' loops around the 16-lane ValuePass), written out again rather than
-// shared: a template takes the target options of where it is defined, so one
-// defined outside this region could not inline the 16-lane kernels, and one
-// defined inside it would let the compiler use AVX-512 in the 8-lane path,
-// which must run on CPUs without it.
+// shared: a template's target options are those it is defined with, so one
+// without GS_AVX512 could not inline the 16-lane kernels, and one with it
+// would let the compiler use AVX-512 in the 8-lane path, which must run on
+// CPUs without it.
 template <DType T>
-void Scores(const float* const* qh, int nh, const uint8_t* const* krow, const uint8_t* const* vrow,
-            int64_t ctx, int64_t hd, int64_t row_bytes, float scale, float* scores) {
+GS_AVX512 void Scores(const float* const* qh, int nh, const uint8_t* const* krow,
+                      const uint8_t* const* vrow, int64_t ctx, int64_t hd, int64_t row_bytes,
+                      float scale, float* scores) {
   const __m128 sv = _mm_set1_ps(scale);
   PrefetchRows(krow, vrow, 0, std::min(ctx, kAheadRows), row_bytes);
   for (int64_t p0 = 0; p0 < ctx; p0 += 4) {
@@ -401,8 +405,8 @@ void Scores(const float* const* qh, int nh, const uint8_t* const* krow, const ui
 
 // ValuePass in 16 lanes: dimensions [d0, d0 + 16 NV).
 template <DType T, int HN, int NV>
-inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t p0, int64_t p1,
-                      int64_t d0, float* const* out) {
+GS_AVX512 inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t p0,
+                                int64_t p1, int64_t d0, float* const* out) {
   __m512 a[HN][NV];
   for (int h = 0; h < HN; ++h) {
     for (int j = 0; j < NV; ++j) {
@@ -425,8 +429,8 @@ inline void ValuePass(const float* const* w, const uint8_t* const* vrow, int64_t
 // WeightedValuesAvx2 in 16 lanes: up to 64 dimensions of up to kPassHeads
 // heads per pass (twelve sums in registers), kValueRows positions a round.
 template <DType T, int HN>
-void ValuePasses(const float* const* w, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
-                 float* const* out) {
+GS_AVX512 void ValuePasses(const float* const* w, const uint8_t* const* vrow, int64_t ctx,
+                           int64_t hd, float* const* out) {
   for (int64_t p0 = 0; p0 < ctx; p0 += kValueRows) {
     const int64_t p1 = std::min(ctx, p0 + kValueRows);
     int64_t d0 = 0;
@@ -441,8 +445,8 @@ void ValuePasses(const float* const* w, const uint8_t* const* vrow, int64_t ctx,
 }
 
 template <DType T>
-void WeightedValues(const float* w, int nh, const uint8_t* const* vrow, int64_t ctx, int64_t hd,
-                    float* const* out) {
+GS_AVX512 void WeightedValues(const float* w, int nh, const uint8_t* const* vrow, int64_t ctx,
+                              int64_t hd, float* const* out) {
   for (int h0 = 0; h0 < nh; h0 += kPassHeads) {
     const float* wh[kPassHeads];
     for (int h = 0; h < kPassHeads; ++h) wh[h] = w + std::min(h0 + h, nh - 1) * ctx;
@@ -455,8 +459,10 @@ void WeightedValues(const float* w, int nh, const uint8_t* const* vrow, int64_t 
 }
 
 }  // namespace wide
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+#endif
+#undef GS_AVX512
 
 // A context longer than kPieceRows positions is taken in pieces of equal
 // size (a multiple of 16 positions; the last may be shorter), each with its
@@ -655,7 +661,8 @@ void Attend(const float* q, const KvLayer& kv, const AttentionBatch& batch,
     const PieceResults pr{piece_out.data(), piece_max.data(), piece_sum.data()};
     const int64_t n_run = j1 - j0;
     auto work = [&](int64_t i0, int64_t i1, int) {
-      int64_t j = std::upper_bound(first.begin(), first.begin() + n_run + 1, i0) - first.begin() - 1;
+      int64_t j =
+          std::upper_bound(first.begin(), first.begin() + n_run + 1, i0) - first.begin() - 1;
       int64_t i = i0;
       while (i < i1) {
         if (i == first[j + 1]) ++j;
