@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
+#include <string>
 
 #include "kernels/check.h"
 
@@ -22,8 +25,54 @@ void MpiFail(const char* file, int line, const char* call, int rc) {
 }
 }  // namespace internal
 
+void SetMpiTransportDefaults() {
+  const std::string bytes = std::to_string(kMpiEagerLimitBytes);
+  for (const char* var : kMpiEagerLimitVars) setenv(var, bytes.c_str(), /*overwrite=*/0);
+}
+
+long long MpiSharedMemoryEagerLimit() {
+  int provided = 0;
+  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return -1;
+  long long value = -1;
+  for (const char* name : {"btl_vader_eager_limit", "btl_sm_eager_limit"}) {
+    int index = 0;
+    if (MPI_T_cvar_get_index(name, &index) != MPI_SUCCESS) continue;
+    char name_out[256];
+    char desc[1024];
+    int name_len = sizeof(name_out), desc_len = sizeof(desc), verbosity = 0, bind = 0, scope = 0;
+    MPI_Datatype type;
+    MPI_T_enum enumtype;
+    if (MPI_T_cvar_get_info(index, name_out, &name_len, &verbosity, &type, &enumtype, desc,
+                            &desc_len, &bind, &scope) != MPI_SUCCESS) {
+      continue;
+    }
+    int size = 0;
+    MPI_Type_size(type, &size);
+    MPI_T_cvar_handle handle;
+    int count = 0;
+    if (MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count) != MPI_SUCCESS) continue;
+    unsigned char raw[16] = {};
+    if (count == 1 && (size == 4 || size == 8) && MPI_T_cvar_read(handle, raw) == MPI_SUCCESS) {
+      if (size == 4) {
+        uint32_t v;
+        std::memcpy(&v, raw, 4);
+        value = v;
+      } else {
+        uint64_t v;
+        std::memcpy(&v, raw, 8);
+        value = static_cast<long long>(v);
+      }
+    }
+    MPI_T_cvar_handle_free(&handle);
+    if (value >= 0) break;
+  }
+  MPI_T_finalize();
+  return value;
+}
+
 namespace {
 void InitMpi(int* argc, char*** argv) {
+  SetMpiTransportDefaults();
   int provided = 0;
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   CHECK(provided >= MPI_THREAD_FUNNELED) << "MPI does not provide MPI_THREAD_FUNNELED";
@@ -35,9 +84,15 @@ void InitMpi(int* argc, char*** argv) {
 
 MpiRuntime::MpiRuntime(int* argc, char*** argv) { InitMpi(argc, argv); }
 
+std::unique_ptr<LaunchCheck> MpiRuntime::StartLaunchCheck(const std::string& who,
+                                                          double timeout_s) {
+  SetMpiTransportDefaults();
+  return std::make_unique<LaunchCheck>(who, timeout_s);
+}
+
 MpiRuntime::MpiRuntime(int* argc, char*** argv, const std::string& who,
                        double launch_timeout_s)
-    : launch_(std::make_unique<LaunchCheck>(who, launch_timeout_s)) {
+    : launch_(StartLaunchCheck(who, launch_timeout_s)) {
   InitMpi(argc, argv);
   launch_->Started(MPI_COMM_WORLD);
 }

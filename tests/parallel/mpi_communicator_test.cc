@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace gs {
@@ -28,6 +31,27 @@ TEST(MpiCommunicatorDeathTest, FailedCollectiveReportsCallReasonAndHint) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(GatherToNoSuchRank(), ::testing::ExitedWithCode(3),
               "MPI_Gatherv.* failed: .*\\(a peer rank may have died\\)");
+}
+
+// Each eager-limit variable left unset is set to kMpiEagerLimitBytes; one the
+// user set keeps the user's value.
+TEST(MpiTransportDefaultsTest, SetsOnlyWhatTheUserLeftUnset) {
+  std::vector<std::pair<std::string, std::string>> saved;
+  for (const char* var : kMpiEagerLimitVars) {
+    if (const char* v = std::getenv(var)) saved.emplace_back(var, v);
+    unsetenv(var);
+  }
+  setenv(kMpiEagerLimitVars[0], "8192", 1);
+  SetMpiTransportDefaults();
+  EXPECT_STREQ(std::getenv(kMpiEagerLimitVars[0]), "8192");
+  ASSERT_NE(std::getenv(kMpiEagerLimitVars[1]), nullptr);
+  EXPECT_EQ(std::string(std::getenv(kMpiEagerLimitVars[1])), std::to_string(kMpiEagerLimitBytes));
+  unsetenv(kMpiEagerLimitVars[0]);
+  SetMpiTransportDefaults();
+  ASSERT_NE(std::getenv(kMpiEagerLimitVars[0]), nullptr);
+  EXPECT_EQ(std::string(std::getenv(kMpiEagerLimitVars[0])), std::to_string(kMpiEagerLimitBytes));
+  for (const char* var : kMpiEagerLimitVars) unsetenv(var);
+  for (const auto& [var, value] : saved) setenv(var.c_str(), value.c_str(), 1);
 }
 
 }  // namespace

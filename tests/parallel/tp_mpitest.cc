@@ -196,6 +196,13 @@ TEST_F(TensorParallelTest, EachRankHoldsWhatPlanSays) {
   }
 }
 
+// MpiRuntime raised Open MPI's shared-memory eager limit before MPI_Init, and
+// Open MPI took it: a batched step's all-reduces go eagerly (the test's
+// launcher, GS_MPIRUN, leaves the limit unset).
+TEST_F(TensorParallelTest, SharedMemoryEagerLimitIsRaised) {
+  EXPECT_EQ(MpiSharedMemoryEagerLimit(), kMpiEagerLimitBytes);
+}
+
 // Each element's sum is the same bits whatever the message size and wherever
 // the element sits in it: otherwise a token's result would depend on how many
 // tokens share its step (batching, prefix-cache hits). The values make the
