@@ -72,7 +72,6 @@ long long MpiSharedMemoryEagerLimit() {
 
 namespace {
 void InitMpi(int* argc, char*** argv) {
-  SetMpiTransportDefaults();
   int provided = 0;
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   CHECK(provided >= MPI_THREAD_FUNNELED) << "MPI does not provide MPI_THREAD_FUNNELED";
@@ -82,7 +81,10 @@ void InitMpi(int* argc, char*** argv) {
 }
 }  // namespace
 
-MpiRuntime::MpiRuntime(int* argc, char*** argv) { InitMpi(argc, argv); }
+MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+  SetMpiTransportDefaults();
+  InitMpi(argc, argv);
+}
 
 std::unique_ptr<LaunchCheck> MpiRuntime::StartLaunchCheck(const std::string& who,
                                                           double timeout_s) {

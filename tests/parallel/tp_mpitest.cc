@@ -198,9 +198,17 @@ TEST_F(TensorParallelTest, EachRankHoldsWhatPlanSays) {
 
 // MpiRuntime raised Open MPI's shared-memory eager limit before MPI_Init, and
 // Open MPI took it: a batched step's all-reduces go eagerly (the test's
-// launcher, GS_MPIRUN, leaves the limit unset).
+// launcher, GS_MPIRUN, leaves the limit unset and keeps the transport). Open
+// MPI closes that transport on a rank with no other rank on its host, and
+// then there is no limit to read.
 TEST_F(TensorParallelTest, SharedMemoryEagerLimitIsRaised) {
-  EXPECT_EQ(MpiSharedMemoryEagerLimit(), kMpiEagerLimitBytes);
+  const long long limit = MpiSharedMemoryEagerLimit();
+  if (limit == -1) {
+    EXPECT_EQ(World::FromMpi().local_size, 1) << "ranks share a host, but the shared-memory "
+                                                 "transport's eager limit could not be read";
+  } else {
+    EXPECT_EQ(limit, kMpiEagerLimitBytes);
+  }
 }
 
 // Each element's sum is the same bits whatever the message size and wherever
