@@ -186,7 +186,9 @@ Status LlamaModel::Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVect
 StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const WeightSource& src,
                                                        const ShardPlan& plan, Communicator& comm,
                                                        std::unique_ptr<DeviceOps> ops) {
-  std::unique_ptr<LlamaModel> m(new LlamaModel(src.config(), plan, comm, std::move(ops)));
+  const ModelConfig& c = src.config();
+  if (ops) GS_RETURN_IF_ERROR(ops->SupportsAttention(c.head_dim, c.group_size()));  // null: the CPU
+  std::unique_ptr<LlamaModel> m(new LlamaModel(c, plan, comm, std::move(ops)));
   DeviceOps& o = *m->ops_;
   GS_RETURN_IF_ERROR(m->Build(
       plan, [&](const RankTensor& t) { return ReadWeight(src, t, o); },
@@ -202,6 +204,10 @@ StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const WeightSource& src,
 std::unique_ptr<LlamaModel> LlamaModel::Random(const ModelConfig& config, const ShardPlan& plan,
                                                Communicator& comm,
                                                std::unique_ptr<DeviceOps> ops, uint64_t seed) {
+  if (ops) {
+    const Status shape = ops->SupportsAttention(config.head_dim, config.group_size());
+    CHECK(shape.ok()) << shape.message();
+  }
   std::unique_ptr<LlamaModel> m(new LlamaModel(config, plan, comm, std::move(ops)));
   DeviceOps& o = *m->ops_;
   auto random_matrix = [&](const RankTensor& t) -> StatusOr<std::unique_ptr<Weight>> {

@@ -98,6 +98,13 @@ class DeviceOps {
   // InvalidArgument naming the dtypes this device stores (the CPU: f32, f16,
   // bf16, q8_0; CUDA: bf16, f32). Before making a cache.
   virtual Status SetKvDType(DType t) = 0;
+  // Ok when Attention takes heads of head_dim with heads_per_group query
+  // heads to a KV group, else InvalidArgument naming what this device's
+  // kernels take (the CPU takes any; CUDA: head_dim 64 or 128, at most 32
+  // heads a group). Checked when a model is loaded, before any weight.
+  virtual Status SupportsAttention(int head_dim, int heads_per_group) const {
+    return Status::Ok();
+  }
 
   // Host-side settings of the CPU (threads running the ops, how quantized
   // weights meet activations); other devices ignore them. Between steps only.

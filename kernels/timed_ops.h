@@ -63,6 +63,9 @@ class TimedOps : public DeviceOps {
   DType matmul_input_dtype() const override { return inner_.matmul_input_dtype(); }
   DType kv_dtype() const override { return inner_.kv_dtype(); }
   Status SetKvDType(DType t) override { return inner_.SetKvDType(t); }
+  Status SupportsAttention(int head_dim, int heads_per_group) const override {
+    return inner_.SupportsAttention(head_dim, heads_per_group);
+  }
   void SetThreads(int n_threads) override { inner_.SetThreads(n_threads); }
   int threads() const override { return inner_.threads(); }
   ThreadPool* thread_pool() const override { return inner_.thread_pool(); }

@@ -13,6 +13,7 @@ weights. Deterministic: rerunning rewrites identical files.
 
   python3 scripts/make_fixtures.py            # write everything, then verify
   python3 scripts/make_fixtures.py --verify   # only reload and check
+  python3 scripts/make_fixtures.py --only gqa_hd64   # one fixture, then verify
 """
 import argparse
 import json
@@ -61,6 +62,9 @@ SPECS = {
     # keeps 9*32 = 288 a multiple of the 32-element quantization block, so
     # attn_output can be quantized and cut per group like the real model's.
     "g9x3": ("llama", 9, 3, 32, {"tie_word_embeddings": False}),
+    # 4 heads in 2 groups of head_dim 64 (hidden 64): the head size of the
+    # CUDA attention kernels (64 or 128), which the fixtures above lack.
+    "gqa_hd64": ("llama", 4, 2, 64, {}),
 }
 QUANT_COPIES = {"q8_0": gguf.GGMLQuantizationType.Q8_0,
                 "q4_0": gguf.GGMLQuantizationType.Q4_0,
@@ -206,9 +210,11 @@ def min_margin(prefill, greedy_logits):
     return float((top2[:, 1] - top2[:, 0]).min())
 
 
-def generate():
+def generate(only=None):
     os.makedirs(OUT, exist_ok=True)
     for seed, name in enumerate(SPECS, start=1):
+        if only is not None and name not in only:
+            continue  # the seeds stay those of a full run
         model = make_model(name, seed)
         cfg = model.config
         save_hf(model, name)
@@ -323,10 +329,12 @@ def verify():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--verify", action="store_true", help="only check existing files")
+    ap.add_argument("--only", nargs="+", choices=list(SPECS),
+                    help="write only these fixtures (then verify all)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if not args.verify:
-        generate()
+        generate(args.only)
     ok = verify()
     print("VERIFY", "OK" if ok else "FAILED")
     return 0 if ok else 1

@@ -26,3 +26,11 @@ add_test(NAME decode_speed_scripts
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/decode_speed_test.sh
                  ${CMAKE_CURRENT_SOURCE_DIR}/data/models/g9x3.q4_1.gguf)
 set_tests_properties(decode_speed_scripts PROPERTIES TIMEOUT 400 RUN_SERIAL TRUE)
+
+# scripts/gpu-bundle: the build packed for a GPU machine that has CUDA but
+# none of our other libraries; run from the bundle with an empty environment,
+# only glibc and CUDA come from the system.
+add_test(NAME gpu_bundle_script
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/gpu_bundle_test.sh
+                 $<TARGET_FILE:groupshard>)
+set_tests_properties(gpu_bundle_script PROPERTIES TIMEOUT 300)

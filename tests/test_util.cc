@@ -9,7 +9,20 @@
 
 namespace gs::testing {
 
-std::string DataPath(const std::string& rel) { return std::string(GS_SOURCE_DIR) + "/tests/data/" + rel; }
+namespace {
+// The source and build trees this binary was built from, unless the
+// environment names others: a test binary built on one machine and run from
+// another checkout (scripts/gpu-check --bundle) sets GS_SOURCE_DIR and
+// GS_BINARY_DIR.
+std::string TreeDir(const char* env, const char* built) {
+  const char* e = std::getenv(env);
+  return e != nullptr && *e != '\0' ? std::string(e) : std::string(built);
+}
+}  // namespace
+
+std::string SourceDir() { return TreeDir("GS_SOURCE_DIR", GS_SOURCE_DIR); }
+
+std::string DataPath(const std::string& rel) { return SourceDir() + "/tests/data/" + rel; }
 
 std::string TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "gs_test_XXXXXX").string();
@@ -37,7 +50,7 @@ std::string SmolLM2Path() {
   static std::string path;
   std::call_once(once, [] {
     std::string out;
-    int rc = RunCommand(std::string(GS_SOURCE_DIR) + "/scripts/fetch-model 2>/dev/null", &out);
+    int rc = RunCommand(SourceDir() + "/scripts/fetch-model 2>/dev/null", &out);
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
     if (rc == 0 && std::filesystem::exists(out)) path = out;
   });
@@ -46,6 +59,8 @@ std::string SmolLM2Path() {
 
 std::string Python() { return GS_PYTHON; }
 
-std::string GroupshardBin() { return std::string(GS_BINARY_DIR) + "/bin/groupshard"; }
+std::string GroupshardBin() {
+  return TreeDir("GS_BINARY_DIR", GS_BINARY_DIR) + "/bin/groupshard";
+}
 
 }  // namespace gs::testing

@@ -6,6 +6,9 @@
 
 namespace gs::testing {
 
+// The source tree: the one this binary was built from, or $GS_SOURCE_DIR
+// when set (and $GS_BINARY_DIR for the build tree's bin/, GroupshardBin).
+std::string SourceDir();
 // Absolute path of a file under tests/data/.
 std::string DataPath(const std::string& rel);
 // A fresh temporary directory, removed by nobody (under /tmp).

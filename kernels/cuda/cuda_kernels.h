@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/kv_layer.h"
+#include "kernels/status.h"
 
 namespace gs::kernels::cuda {
 
@@ -83,6 +84,9 @@ void KvAppend(const float* k, const float* v, int64_t n_tokens, const int32_t* s
 // `workspace` holds DecodeAttentionWorkspaceBytes(...) bytes.
 // head_dim must be 64 or 128; n_heads / n_groups at most kMaxHeadsPerGroup.
 inline constexpr int kMaxHeadsPerGroup = 32;
+// Whether the attention kernels (decode and prefill) take this shape: Ok, or
+// InvalidArgument naming what they take. Host code; needs no device.
+Status CudaAttentionShape(int head_dim, int heads_per_group);
 int64_t DecodeAttentionWorkspaceBytes(int64_t n_tokens, int n_heads, int n_groups, int head_dim,
                                       int max_context);
 void DecodeAttention(const float* q, const KvLayer& kv, const AttentionBatchDevice& batch,

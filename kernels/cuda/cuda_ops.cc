@@ -167,6 +167,10 @@ Status CudaOps::SetKvDType(DType t) {
   return Status::Ok();
 }
 
+Status CudaOps::SupportsAttention(int head_dim, int heads_per_group) const {
+  return CudaAttentionShape(head_dim, heads_per_group);
+}
+
 void CudaOps::KvAppend(const float* k, const float* v, const KvLayer& kv) {
   cuda::KvAppend(k, v, n_tokens_, d_slots_, kv, stream_);
 }

@@ -28,6 +28,8 @@ class CudaOps : public DeviceOps {
   DType kv_dtype() const override { return kv_dtype_; }
   // BF16 (the default) or f32: the attention kernels read both.
   Status SetKvDType(DType t) override;
+  // CudaAttentionShape (cuda_kernels.h).
+  Status SupportsAttention(int head_dim, int heads_per_group) const override;
 
   std::unique_ptr<DeviceMemory> Allocate(size_t bytes) override;
   void CopyToDevice(void* dst, const void* src, size_t bytes) override;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -55,6 +56,64 @@ TEST(CudaModelTest, SmolLM2MatchesTransformers) {
     EXPECT_LT(gs::testing::MaxRelDiff(step[0], g.greedy_logits[i]), kBf16LogitTol)
         << "decode " << i;
   }
+}
+
+// The fixture of head_dim 64 (tests/data/models/gqa_hd64, made by
+// scripts/make_fixtures.py: 4 heads in 2 groups), from safetensors and GGUF,
+// against its transformers logits, as GoldenLogitsTest holds the CPU to them.
+// It travels with the tree, so a GPU machine that cannot fetch SmolLM2 still
+// checks the model code on the GPU against a reference.
+class CudaFixtureTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CudaFixtureTest, PrefillAndDecodeMatchTransformers) {
+  GS_REQUIRE_GPU();
+  auto src = WeightSource::Open(gs::testing::DataPath(std::string("models/") + GetParam()));
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  auto plan = ShardPlan::Make((*src)->config(), 1);
+  ASSERT_TRUE(plan.ok());
+  LocalCommunicator comm;
+  auto model = LlamaModel::Load(**src, *plan, comm,
+                                std::make_unique<kernels::cuda::CudaOps>(/*stream=*/nullptr));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto g = gs::testing::LoadGolden(gs::testing::DataPath("models/gqa_hd64.golden.json"));
+  gs::testing::SequenceRunner run(**model, 64, /*block_size=*/16);
+  auto logits = run.Feed(g.token_ids);
+  ASSERT_EQ(logits.size(), g.logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    EXPECT_LT(gs::testing::MaxRelDiff(logits[i], g.logits[i]), kBf16LogitTol) << "prefill " << i;
+  }
+  for (size_t i = 0; i < g.greedy_ids.size() && i < g.greedy_logits.size(); ++i) {
+    auto step = run.Feed({g.greedy_ids[i]});
+    EXPECT_LT(gs::testing::MaxRelDiff(step[0], g.greedy_logits[i]), kBf16LogitTol)
+        << "decode " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaFixtureTest, ::testing::Values("gqa_hd64", "gqa_hd64.gguf"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+// A head size the CUDA kernels do not take (g9x3's 32) is refused at load,
+// with the reason, instead of stopping the process at the first attention.
+TEST(CudaModelTest, HeadSizeTheKernelsDoNotTakeIsRefusedAtLoad) {
+  GS_REQUIRE_GPU();
+  auto src = WeightSource::Open(gs::testing::DataPath("models/g9x3.gguf"));
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  auto plan = ShardPlan::Make((*src)->config(), 1);
+  ASSERT_TRUE(plan.ok());
+  LocalCommunicator comm;
+  auto model = LlamaModel::Load(**src, *plan, comm,
+                                std::make_unique<kernels::cuda::CudaOps>(/*stream=*/nullptr));
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(model.status().message().find("head_dim 64 or 128; this model's is 32"),
+            std::string::npos)
+      << model.status().message();
 }
 
 // The CUDA cache holds bf16 (the default) or f32, for which its attention

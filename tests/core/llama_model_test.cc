@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <ostream>
+#include <string>
 
+#include "kernels/cpu/cpu_ops.h"
 #include "parallel/communicator.h"
 #include "tests/model_harness.h"
 #include "tests/test_util.h"
@@ -57,6 +60,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"qwen2.gguf", "qwen2.golden.json", 1e-4},
                       Case{"g9x3", "g9x3.golden.json", 1e-4},
                       Case{"g9x3.gguf", "g9x3.golden.json", 1e-4},
+                      Case{"gqa_hd64", "gqa_hd64.golden.json", 1e-4},
+                      Case{"gqa_hd64.gguf", "gqa_hd64.golden.json", 1e-4},
                       Case{"mha_bf16", "mha_bf16.golden.json", 1e-4},
                       Case{"mha_bf16.gguf", "mha_bf16.golden.json", 1e-4},
                       Case{"g9x3.q8_0.gguf", "g9x3.q8_0.golden.json", 1e-4},
@@ -75,6 +80,32 @@ INSTANTIATE_TEST_SUITE_P(
 
 namespace gs {
 namespace {
+
+// A device whose attention kernels do not take the model's shape refuses the
+// model at load, with its reason (CUDA's take head_dim 64 or 128:
+// CudaKernelsHostTest.AttentionShapeNamesWhatTheKernelsTake).
+class NarrowAttentionOps : public kernels::CpuOps {
+ public:
+  Status SupportsAttention(int head_dim, int heads_per_group) const override {
+    return Status::InvalidArgument("no kernel for head_dim " + std::to_string(head_dim) + " with " +
+                                   std::to_string(heads_per_group) + " heads a group");
+  }
+};
+
+TEST(LoadDeviceTest, AttentionShapeTheDeviceRefusesFailsTheLoad) {
+  auto src = WeightSource::Open(gs::testing::DataPath("models/g9x3.gguf"));  // 9 heads, 3 groups
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  auto plan = ShardPlan::Make((*src)->config(), 1);
+  ASSERT_TRUE(plan.ok());
+  LocalCommunicator comm;
+  auto model = LlamaModel::Load(**src, *plan, comm, std::make_unique<NarrowAttentionOps>());
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.status().message(), "no kernel for head_dim 32 with 3 heads a group");
+  // The CPU's own kernels take the shape.
+  auto cpu = LlamaModel::Load(**src, *plan, comm, std::make_unique<kernels::CpuOps>());
+  EXPECT_TRUE(cpu.ok()) << cpu.status().ToString();
+}
 
 // Random weights (the GPU benchmark's model) through the same tensor list
 // and layer loop: a fixed seed gives the same logits, another seed others,

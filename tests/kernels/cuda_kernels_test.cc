@@ -11,6 +11,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/dtype.h"
@@ -45,6 +46,24 @@ TEST(CudaKernelsHostTest, AttentionTilesFollowSequencesAndTileSize) {
 }
 
 TEST(CudaKernelsHostTest, DeviceCountDoesNotAbortWithoutGpu) { EXPECT_GE(DeviceCount(), 0); }
+
+// What the attention kernels take is known before a model loads (they would
+// stop the process at their first call otherwise).
+TEST(CudaKernelsHostTest, AttentionShapeNamesWhatTheKernelsTake) {
+  EXPECT_TRUE(CudaAttentionShape(64, 3).ok());  // SmolLM2
+  EXPECT_TRUE(CudaAttentionShape(128, 4).ok());  // Llama 3 8B
+  EXPECT_TRUE(CudaAttentionShape(128, kMaxHeadsPerGroup).ok());
+  for (int hd : {8, 32, 80, 96, 256}) {
+    const Status st = CudaAttentionShape(hd, 3);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << hd;
+    EXPECT_NE(st.message().find("head_dim 64 or 128; this model's is " + std::to_string(hd)),
+              std::string::npos)
+        << st.message();
+  }
+  const Status st = CudaAttentionShape(64, kMaxHeadsPerGroup + 1);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("query heads per KV group"), std::string::npos) << st.message();
+}
 
 TEST(CudaKernelsTest, EmbeddingCopiesOwnedRowsAndZeroesOthers) {
   GS_REQUIRE_GPU();
