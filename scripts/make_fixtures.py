@@ -8,8 +8,8 @@ transformers as the reference implementation:
   <name>.gguf                              (laid out as llama.cpp's HF->GGUF
                                             converter does, via gguf-py)
   <name>.golden.json                       (prefill + greedy decode logits)
-and quantized GGUF copies of g9x3 with goldens computed from their dequantized
-weights. Deterministic: rerunning rewrites identical files.
+and quantized GGUF copies of g9x3 and gqa_hd64 with goldens computed from
+their dequantized weights. Deterministic: rerunning rewrites identical files.
 
   python3 scripts/make_fixtures.py            # write everything, then verify
   python3 scripts/make_fixtures.py --verify   # only reload and check
@@ -66,6 +66,9 @@ SPECS = {
     # CUDA attention kernels (64 or 128), which the fixtures above lack.
     "gqa_hd64": ("llama", 4, 2, 64, {}),
 }
+# Fixtures that also get quantized GGUF copies (every row a whole number of
+# 32-element blocks).
+QUANTIZED = ("g9x3", "gqa_hd64")
 QUANT_COPIES = {"q8_0": gguf.GGMLQuantizationType.Q8_0,
                 "q4_0": gguf.GGMLQuantizationType.Q4_0,
                 "q4_1": gguf.GGMLQuantizationType.Q4_1}
@@ -237,16 +240,17 @@ def generate(only=None):
             write_golden(os.path.join(OUT, "mha_bf16.golden.json"), *res,
                          "transformers float32 on the bfloat16 weights of mha_bf16/")
             print("%-10s greedy %s  min margin %.4f" % ("mha_bf16", res[1], min_margin(res[0], res[2])))
-        if name == "g9x3":
+        if name in QUANTIZED:
             for suffix, qtype in QUANT_COPIES.items():
-                gpath = os.path.join(OUT, "g9x3.%s.gguf" % suffix)
+                qname = "%s.%s" % (name, suffix)
+                gpath = os.path.join(OUT, qname + ".gguf")
                 write_gguf(gpath, cfg, state_of(model), qtype)
                 qmodel = model_from_state(cfg, read_gguf_state(gpath, cfg))
                 res = run_reference(qmodel)
-                write_golden(os.path.join(OUT, "g9x3.%s.golden.json" % suffix), *res,
+                write_golden(os.path.join(OUT, qname + ".golden.json"), *res,
                              "transformers float32 on the gguf-py dequantized weights of "
-                             "g9x3.%s.gguf" % suffix)
-                print("%-10s greedy %s  min margin %.4f" % ("g9x3." + suffix, res[1],
+                             "%s.gguf" % qname)
+                print("%-10s greedy %s  min margin %.4f" % (qname, res[1],
                                                             min_margin(res[0], res[2])))
 
 
@@ -284,7 +288,7 @@ def verify():
                                                      dtype=torch.float32).eval()
         ok &= compare(name + "/ (safetensors)", os.path.join(OUT, name + ".golden.json"), model)
     gguf_files = [(n, n) for n in list(SPECS) + ["mha_bf16"]]
-    gguf_files += [("g9x3." + s, "g9x3") for s in QUANT_COPIES]
+    gguf_files += [(q + "." + s, q) for q in QUANTIZED for s in QUANT_COPIES]
     for gname, cfg_dir in gguf_files:
         cfg = AutoConfig.from_pretrained(os.path.join(OUT, cfg_dir))
         path = os.path.join(OUT, gname + ".gguf")

@@ -59,8 +59,10 @@ TEST(CudaModelTest, SmolLM2MatchesTransformers) {
 }
 
 // The fixture of head_dim 64 (tests/data/models/gqa_hd64, made by
-// scripts/make_fixtures.py: 4 heads in 2 groups), from safetensors and GGUF,
-// against its transformers logits, as GoldenLogitsTest holds the CPU to them.
+// scripts/make_fixtures.py: 4 heads in 2 groups), from safetensors, GGUF and
+// its Q8_0, Q4_0 and Q4_1 copies (the GPU's conversions of each block
+// format), against transformers' logits for each, as GoldenLogitsTest holds
+// the CPU to them.
 // It travels with the tree, so a GPU machine that cannot fetch SmolLM2 still
 // checks the model code on the GPU against a reference.
 class CudaFixtureTest : public ::testing::TestWithParam<const char*> {};
@@ -75,7 +77,9 @@ TEST_P(CudaFixtureTest, PrefillAndDecodeMatchTransformers) {
   auto model = LlamaModel::Load(**src, *plan, comm,
                                 std::make_unique<kernels::cuda::CudaOps>(/*stream=*/nullptr));
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  auto g = gs::testing::LoadGolden(gs::testing::DataPath("models/gqa_hd64.golden.json"));
+  const std::string name = GetParam();
+  const std::string golden = name.substr(0, name.rfind(".gguf")) + ".golden.json";
+  auto g = gs::testing::LoadGolden(gs::testing::DataPath("models/" + golden));
   gs::testing::SequenceRunner run(**model, 64, /*block_size=*/16);
   auto logits = run.Feed(g.token_ids);
   ASSERT_EQ(logits.size(), g.logits.size());
@@ -89,7 +93,8 @@ TEST_P(CudaFixtureTest, PrefillAndDecodeMatchTransformers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CudaFixtureTest, ::testing::Values("gqa_hd64", "gqa_hd64.gguf"),
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaFixtureTest, ::testing::Values("gqa_hd64", "gqa_hd64.gguf", "gqa_hd64.q8_0.gguf",
+                                           "gqa_hd64.q4_0.gguf", "gqa_hd64.q4_1.gguf"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            std::string name = info.param;
                            for (char& c : name) {

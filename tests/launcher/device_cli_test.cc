@@ -126,17 +126,21 @@ TEST(DeviceCliTest, PerplexityTakesTheDevice) {
 
 // GPU machines only: the first greedy tokens on the GPU (BF16) are the CPU's
 // (fp32), on one rank and, with two GPUs, on two (its 2 groups, one a GPU).
+// The prompt is one whose first four greedy tokens on gqa_hd64 lead the
+// runner-up by at least 0.46 in the logits (transformers, fp32), far more than
+// BF16 moves them: random tiny models are seldom that sure.
 TEST(DeviceCliGpuTest, CudaGivesTheCpusFirstGreedyTokens) {
+  const std::string greedy = "--prompt 'Q:' --temperature 0 --max-tokens 8 ";
   const int n_gpus = CudaDeviceCount();
   if (n_gpus == 0) GTEST_SKIP() << "no usable CUDA device";
   constexpr size_t kFirst = 4;
-  auto cpu = GenerateJson(GqaHd64(), kGreedy + "--device cpu");
+  auto cpu = GenerateJson(GqaHd64(), greedy + "--device cpu");
   ASSERT_EQ(FirstTokens(cpu, kFirst).size(), kFirst) << cpu.dump();
-  auto gpu = GenerateJson(GqaHd64(), kGreedy + "--device cuda");
+  auto gpu = GenerateJson(GqaHd64(), greedy + "--device cuda");
   EXPECT_EQ(gpu["timings"]["device"], "cuda") << gpu.dump();
   EXPECT_EQ(FirstTokens(gpu, kFirst), FirstTokens(cpu, kFirst)) << gpu.dump();
   if (n_gpus < 2) return;
-  auto tp = GenerateJson(GqaHd64(), kGreedy + "--device cuda", 2);
+  auto tp = GenerateJson(GqaHd64(), greedy + "--device cuda", 2);
   EXPECT_EQ(tp["timings"]["tp_size"], 2);
   EXPECT_EQ(tp["timings"]["device"], "cuda") << tp.dump();
   EXPECT_EQ(FirstTokens(tp, kFirst), FirstTokens(cpu, kFirst)) << tp.dump();

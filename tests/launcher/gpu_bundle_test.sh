@@ -56,8 +56,9 @@ tests_out=$(env -i PATH=/usr/bin:/bin HOME="$tmp" bash -c '
   "$GS_BINARY_DIR/bin/gs_tests" --gtest_brief=1 \
     --gtest_filter="*GoldenLogitsTest*gqa_hd64*:TreeDirTest.*"' _ "$src" "$out" 2>&1) ||
   fail "the bundled gs_tests: $tests_out"
-echo "$tests_out" | grep -q 'PASSED  \] 3 tests' || fail "the bundled gs_tests ran: $tests_out"
-echo "the bundled gs_tests: 3 tests passed"
+passed=$(echo "$tests_out" | sed -n 's/.*PASSED  \] \([0-9]*\) tests\?\..*/\1/p')
+[ "${passed:-0}" -ge 6 ] || fail "the bundled gs_tests passed ${passed:-no} tests: $tests_out"
+echo "the bundled gs_tests: $passed tests passed"
 
 # A bundle without libprotobuf: the loader takes the system's, and the check
 # above must see it.
