@@ -19,8 +19,9 @@ std::vector<int32_t> MakeAttentionTiles(const int32_t* token_seq, int64_t n_toke
 
 Status CudaAttentionShape(int head_dim, int heads_per_group) {
   if (head_dim != 64 && head_dim != 128) {
-    return Status::InvalidArgument("the CUDA attention kernels take head_dim 64 or 128; this model's is " +
-                                   std::to_string(head_dim) + " (run it with --device cpu)");
+    return Status::InvalidArgument(
+        "the CUDA attention kernels take head_dim 64 or 128; this model's is " +
+        std::to_string(head_dim) + " (run it with --device cpu)");
   }
   if (heads_per_group < 1 || heads_per_group > kMaxHeadsPerGroup) {
     return Status::InvalidArgument("the CUDA attention kernels take 1 to " +

@@ -93,15 +93,17 @@ TEST_P(CudaFixtureTest, PrefillAndDecodeMatchTransformers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CudaFixtureTest, ::testing::Values("gqa_hd64", "gqa_hd64.gguf", "gqa_hd64.q8_0.gguf",
-                                           "gqa_hd64.q4_0.gguf", "gqa_hd64.q4_1.gguf"),
-                         [](const ::testing::TestParamInfo<const char*>& info) {
-                           std::string name = info.param;
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, CudaFixtureTest,
+    ::testing::Values("gqa_hd64", "gqa_hd64.gguf", "gqa_hd64.q8_0.gguf", "gqa_hd64.q4_0.gguf",
+                      "gqa_hd64.q4_1.gguf"),
+    [](const ::testing::TestParamInfo<const char*>& info) {
+      std::string name = info.param;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
 
 // A head size the CUDA kernels do not take (g9x3's 32) is refused at load,
 // with the reason, instead of stopping the process at the first attention.
