@@ -114,6 +114,9 @@ std::unique_ptr<DeviceMemory> LlamaModel::ToDevice(const std::vector<float>& v) 
 // StatusOr<vector<float>>).
 template <typename ReadMatrix, typename ReadVector>
 Status LlamaModel::Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVector read_vector) {
+  // Before any weight: a device whose attention kernels do not take this
+  // shape (CUDA's take head_dim 64 or 128) refuses the model with its reason.
+  GS_RETURN_IF_ERROR(ops_->SupportsAttention(config_.head_dim, config_.group_size()));
   struct Pending {
     std::unique_ptr<Weight> q, k, v, o, gate, up, down;
     std::unique_ptr<DeviceMemory> attn_norm, mlp_norm, q_bias, k_bias, v_bias;
@@ -186,9 +189,7 @@ Status LlamaModel::Build(const ShardPlan& plan, ReadMatrix read_matrix, ReadVect
 StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const WeightSource& src,
                                                        const ShardPlan& plan, Communicator& comm,
                                                        std::unique_ptr<DeviceOps> ops) {
-  const ModelConfig& c = src.config();
-  if (ops) GS_RETURN_IF_ERROR(ops->SupportsAttention(c.head_dim, c.group_size()));  // null: the CPU
-  std::unique_ptr<LlamaModel> m(new LlamaModel(c, plan, comm, std::move(ops)));
+  std::unique_ptr<LlamaModel> m(new LlamaModel(src.config(), plan, comm, std::move(ops)));
   DeviceOps& o = *m->ops_;
   GS_RETURN_IF_ERROR(m->Build(
       plan, [&](const RankTensor& t) { return ReadWeight(src, t, o); },
@@ -204,10 +205,6 @@ StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const WeightSource& src,
 std::unique_ptr<LlamaModel> LlamaModel::Random(const ModelConfig& config, const ShardPlan& plan,
                                                Communicator& comm,
                                                std::unique_ptr<DeviceOps> ops, uint64_t seed) {
-  if (ops) {
-    const Status shape = ops->SupportsAttention(config.head_dim, config.group_size());
-    CHECK(shape.ok()) << shape.message();
-  }
   std::unique_ptr<LlamaModel> m(new LlamaModel(config, plan, comm, std::move(ops)));
   DeviceOps& o = *m->ops_;
   auto random_matrix = [&](const RankTensor& t) -> StatusOr<std::unique_ptr<Weight>> {
@@ -220,7 +217,8 @@ std::unique_ptr<LlamaModel> LlamaModel::Random(const ModelConfig& config, const 
                       t.role == TensorRole::kFinalNorm;
     return std::vector<float>(t.cols.size(), norm ? 1.0f : 0.0f);
   };
-  CHECK(m->Build(plan, random_matrix, constant_vector).ok());
+  const Status built = m->Build(plan, random_matrix, constant_vector);
+  CHECK(built.ok()) << built.message();
   m->inv_freq_ = m->ToDevice(RopeInvFreq(m->config_));
   return m;
 }

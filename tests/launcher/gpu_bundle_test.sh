@@ -17,9 +17,9 @@ out=$tmp/bundle
 [ -x "$out/bin/groupshard" ] && [ -x "$out/bin/gs_tests" ] || fail "binaries not bundled"
 plugins=$(find "$out/ompi" -name 'mca_*.so' | wc -l)
 [ "$plugins" -gt 20 ] || fail "only $plugins Open MPI components bundled"
-for p in "$out"/ompi/*/*/*/*/*/mca_*.so; do
+while read -r p; do
   ! ldd "$p" | grep -Eq 'libfabric|libucp|libpsm2|libibverbs' || fail "$p needs a fabric library"
-done
+done < <(find "$out/ompi" -name 'mca_*.so')
 
 # Objects the loader may take from the system: glibc's and CUDA's.
 allowed='^(/lib64/ld-linux-x86-64\.so\.2|/[^ ]*/(libc|libm|libdl|libpthread|librt|libresolv|libutil)\.so\.[0-9.]+|/[^ ]*/(libcuda|libcublas|libcublasLt|libnccl|libnvidia-[a-z-]+)\.so[0-9.]*)$'

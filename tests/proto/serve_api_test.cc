@@ -182,7 +182,7 @@ TEST(ServeApi, CliAndPythonClientsAgreeAndReflectionListsServices) {
   std::vector<int32_t> ids;
   ASSERT_TRUE(Call(client, req, &ids).ok());
 
-  const std::string py = testing::Python() + " " + std::string(GS_SOURCE_DIR) +
+  const std::string py = testing::Python() + " " + testing::SourceDir() +
                          "/examples/python_client.py --server " + addr + " ";
   std::string out;
   ASSERT_EQ(testing::RunCommand(py + "generate --prompt-ids 1,72,101,108,108,111 --max-tokens 12 "
